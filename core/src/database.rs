@@ -1,0 +1,106 @@
+//! [`Database`]: every source of a configuration behind one handle.
+
+use std::hash::Hash;
+use std::path::Path;
+
+use multisource_router::{Config, Result, Route, Router, SourceConfig, SourceInfo, Stats};
+
+use crate::Connection;
+
+/// Every source of a configuration, opened, behind one handle that routes each call.
+///
+/// `Database` is `Send + Sync`: share one (in an `Arc`, or by reference) between every thread of
+/// the bot. The data methods (`get_chat_setting`, `save_chat_message`, ...) are generated from
+/// the annotated queries of [`crate::queries`]; [`Database::read`], [`Database::write`] and
+/// [`Database::fan_out`] run any other diesel code the same way.
+#[derive(Debug)]
+pub struct Database {
+    router: Router,
+}
+
+impl Database {
+    /// Opens every source of `config`: writable sources are created if missing and migrated
+    /// (a database created by the Python bot is adopted, no row changed); read-only sources must
+    /// exist and have the expected schema. A broken configuration fails here, at start-up, with an
+    /// error naming the source.
+    pub fn open(config: Config) -> Result<Database> {
+        Ok(Database { router: Router::open(config)? })
+    }
+
+    /// Loads the configuration file at `path` ([`Config::from_file`]) and opens it.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Database> {
+        Database::open(Config::from_file(path)?)
+    }
+
+    /// Opens a single database file as one writable source named `default`, with the default
+    /// pool size and timeout: the shortcut for a bot with one database.
+    pub fn open_path(path: impl AsRef<Path>) -> Result<Database> {
+        let source = SourceConfig::new("default", path.as_ref());
+        Database::open(Config::builder().source(source).build()?)
+    }
+
+    /// Where a call for `chat_id` (`None` for a global call) naming `source` would go, and which
+    /// tier decided it, without touching a database. Fails with `Error::UnknownSource` when
+    /// `source` names no configured source. A write never names a source: pass `None` and look at
+    /// [`Route::is_readonly`] to know whether a write for that chat would be refused.
+    pub fn route(&self, chat_id: Option<i64>, source: Option<&str>) -> Result<Route<'_>> {
+        self.router.route(chat_id, source)
+    }
+
+    /// Per-source counters: calls per tier, refused writes, pool checkouts and time waited,
+    /// fan-out failures.
+    pub fn stats(&self) -> Stats {
+        self.router.stats()
+    }
+
+    /// The configuration the database was opened with.
+    pub fn config(&self) -> &Config {
+        self.router.config()
+    }
+
+    /// What opening each source found and did, in configuration order.
+    pub fn sources(&self) -> impl ExactSizeIterator<Item = &SourceInfo> {
+        self.router.sources()
+    }
+
+    /// The router underneath: what the generated methods call.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Runs `query` on a read-only connection of the source that `chat_id` and `source` resolve
+    /// to: `source` if given, else the chat's mapped source, else the default source. Anything
+    /// that tries to write fails in SQLite.
+    pub fn read<T>(
+        &self,
+        chat_id: Option<i64>,
+        source: Option<&str>,
+        query: impl FnOnce(&mut Connection) -> diesel::QueryResult<T>,
+    ) -> Result<T> {
+        self.router.call_read("read", chat_id, source, query)
+    }
+
+    /// Runs `query` in one `BEGIN IMMEDIATE` transaction on the source that `chat_id` resolves to
+    /// (the chat's mapped source, else the default source): committed when it returns `Ok`,
+    /// rolled back otherwise. A read-only target is refused with `Error::ReadOnlySource` before any
+    /// connection is taken.
+    pub fn write<T>(
+        &self,
+        chat_id: Option<i64>,
+        query: impl FnOnce(&mut Connection) -> diesel::QueryResult<T>,
+    ) -> Result<T> {
+        self.router.call_write("write", chat_id, query)
+    }
+
+    /// Runs `query` on every source in configuration order (concurrently) and merges the rows,
+    /// keeping the first row of each `key`; with `Some(source)`, on that source alone. A failing
+    /// source is handled by the configuration's `on_source_error` policy.
+    pub fn fan_out<T: Send, K: Hash + Eq>(
+        &self,
+        source: Option<&str>,
+        key: impl Fn(&T) -> K,
+        query: impl Fn(&mut Connection) -> diesel::QueryResult<Vec<T>> + Sync,
+    ) -> Result<Vec<T>> {
+        self.router.call_fan_out("fan_out", source, key, query)
+    }
+}

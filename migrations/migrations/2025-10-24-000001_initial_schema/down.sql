@@ -1,0 +1,23 @@
+-- Undoes version 1: drops every table it created.
+DROP TABLE IF EXISTS settings;
+DROP TABLE IF EXISTS chat_messages;
+DROP TABLE IF EXISTS chat_settings;
+DROP TABLE IF EXISTS chat_users;
+DROP TABLE IF EXISTS chat_info;
+DROP TABLE IF EXISTS chat_stats;
+DROP TABLE IF EXISTS chat_user_stats;
+DROP TABLE IF EXISTS media_attachments;
+DROP TABLE IF EXISTS delayed_tasks;
+DROP TABLE IF EXISTS user_data;
+DROP TABLE IF EXISTS spam_messages;
+DROP TABLE IF EXISTS ham_messages;
+DROP TABLE IF EXISTS chat_topics;
+DROP TABLE IF EXISTS chat_summarization_cache;
+DROP TABLE IF EXISTS bayes_tokens;
+DROP TABLE IF EXISTS bayes_classes;
+DROP TABLE IF EXISTS cache_weather;
+DROP TABLE IF EXISTS cache_geocoding;
+DROP TABLE IF EXISTS cache_yandex_search;
+DROP TABLE IF EXISTS cache_geocode_maps_search;
+DROP TABLE IF EXISTS cache_geocode_maps_reverse;
+DROP TABLE IF EXISTS cache_geocode_maps_lookup;

@@ -1,0 +1,6 @@
+-- Version 3 of the Python bot's schema: "Add metadata column to chat_users table".
+ALTER TABLE chat_users ADD COLUMN metadata TEXT DEFAULT '' NOT NULL;
+
+-- The Python bot keeps its schema version in `settings`; keeping it in step lets the Python bot open this file too.
+INSERT INTO settings (key, value, updated_at) VALUES ('db-migration-version', '3', CURRENT_TIMESTAMP)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = CURRENT_TIMESTAMP;

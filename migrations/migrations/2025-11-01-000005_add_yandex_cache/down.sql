@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS cache_yandex_search;
+
+-- The Python bot keeps its schema version in `settings`; keeping it in step lets the Python bot open this file too.
+INSERT INTO settings (key, value, updated_at) VALUES ('db-migration-version', '4', CURRENT_TIMESTAMP)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = CURRENT_TIMESTAMP;

@@ -1,0 +1,5 @@
+-- The Python bot's version 6 had an empty downgrade; only the recorded version steps back.
+
+-- The Python bot keeps its schema version in `settings`; keeping it in step lets the Python bot open this file too.
+INSERT INTO settings (key, value, updated_at) VALUES ('db-migration-version', '5', CURRENT_TIMESTAMP)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = CURRENT_TIMESTAMP;

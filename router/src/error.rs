@@ -1,0 +1,228 @@
+//! The one error type of multisource: every failure of loading, opening, routing and querying.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use multisource_migrations::{MigrationError, Mismatch};
+
+/// `Result` with multisource's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which layer refused a write to a read-only source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusedBy {
+    /// The router refused it before taking a connection: the call resolved to a source configured
+    /// `readonly = true`.
+    Router,
+    /// SQLite refused it: the statement ran on a connection opened read-only.
+    Sqlite,
+}
+
+/// Everything that can go wrong in multisource. Every variant that concerns a source names it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid; nothing was opened.
+    #[error("invalid configuration{}: {message}", location(key, *line, file.as_ref()))]
+    Config {
+        /// The offending key, as a dotted path (`database.sources.archive.pool-size`); empty when
+        /// the whole document is at fault.
+        key: String,
+        /// The 1-based line of the key in the file, when known.
+        line: Option<usize>,
+        /// The configuration file, when the configuration came from one.
+        file: Option<PathBuf>,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A call named a source that is not configured. Unlike the Python layer, multisource never
+    /// falls back to the default source here: that would read the wrong data silently.
+    #[error("unknown source `{name}`; the configured sources are {}", list(known))]
+    UnknownSource {
+        /// The name given.
+        name: String,
+        /// The configured source names, in configuration order.
+        known: Vec<String>,
+    },
+    /// A write resolved to a read-only source and was refused; nothing was written.
+    #[error("{}", read_only_message(source_name, *refused_by))]
+    ReadOnlySource {
+        /// The read-only source.
+        source_name: String,
+        /// Which layer refused the write.
+        refused_by: RefusedBy,
+    },
+    /// A read tried to write. Reads run on read-only connections, even on writable sources.
+    #[error(
+        "a read on source `{source_name}` tried to write, and SQLite refused it: reads run on \
+         read-only connections; declare the query a write"
+    )]
+    WriteInRead {
+        /// The source the read ran on.
+        source_name: String,
+    },
+    /// No connection of the source became free within its timeout.
+    #[error(
+        "source `{source_name}` gave no connection within {}s ({detail}); raise its `pool-size` or \
+         `timeout`, or find the caller holding its connections",
+        timeout.as_secs_f64()
+    )]
+    PoolTimeout {
+        /// The source.
+        source_name: String,
+        /// The checkout timeout that passed (the source's `timeout`).
+        timeout: Duration,
+        /// What the pool reported: the last error when it could not open a connection.
+        detail: String,
+    },
+    /// The database stayed locked by another connection or process past the source's timeout.
+    #[error(
+        "source `{source_name}` stayed locked by another connection or process for more than {}s; \
+         raise its `timeout`, or find the process holding a long transaction on {}",
+        timeout.as_secs_f64(),
+        path.display()
+    )]
+    Busy {
+        /// The source.
+        source_name: String,
+        /// The database file.
+        path: PathBuf,
+        /// The busy timeout that passed (the source's `timeout`).
+        timeout: Duration,
+    },
+    /// A query failed.
+    #[error("query on source `{source_name}` failed")]
+    Query {
+        /// The source.
+        source_name: String,
+        /// Diesel's error.
+        #[source]
+        error: diesel::result::Error,
+    },
+    /// The source's file is not a SQLite database, or is damaged.
+    #[error(
+        "source `{source_name}`: {} is not a valid SQLite database ({detail}); restore it from a \
+         backup or point `path` at the right file",
+        path.display()
+    )]
+    Corrupt {
+        /// The source.
+        source_name: String,
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's message.
+        detail: String,
+    },
+    /// A read-only source's file does not exist; read-only sources are never created.
+    #[error(
+        "read-only source `{source_name}`: {} does not exist; read-only sources are never created, \
+         so check its `path`",
+        path.display()
+    )]
+    MissingFile {
+        /// The source.
+        source_name: String,
+        /// The path that does not exist.
+        path: PathBuf,
+    },
+    /// The source's file could not be opened.
+    #[error("source `{source_name}`: cannot open {}: {detail}", path.display())]
+    Open {
+        /// The source.
+        source_name: String,
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong and what to do.
+        detail: String,
+    },
+    /// Bringing a writable source to the current schema failed; the file is as it was.
+    #[error("source `{source_name}`: migrating {} failed", path.display())]
+    Migration {
+        /// The source.
+        source_name: String,
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        error: MigrationError,
+    },
+    /// A source's schema is not the one multisource expects.
+    #[error(
+        "source `{source_name}`: {} does not have the expected schema: {}{}",
+        path.display(),
+        mismatches.first().map(ToString::to_string).unwrap_or_default(),
+        more(mismatches.len())
+    )]
+    SchemaMismatch {
+        /// The source.
+        source_name: String,
+        /// The database file.
+        path: PathBuf,
+        /// Every difference found; never empty.
+        mismatches: Vec<Mismatch>,
+    },
+}
+
+impl Error {
+    /// The source the error concerns, when there is one.
+    pub fn source_name(&self) -> Option<&str> {
+        match self {
+            Error::Config { .. } | Error::UnknownSource { .. } => None,
+            Error::ReadOnlySource { source_name, .. }
+            | Error::WriteInRead { source_name }
+            | Error::PoolTimeout { source_name, .. }
+            | Error::Busy { source_name, .. }
+            | Error::Query { source_name, .. }
+            | Error::Corrupt { source_name, .. }
+            | Error::MissingFile { source_name, .. }
+            | Error::Open { source_name, .. }
+            | Error::Migration { source_name, .. }
+            | Error::SchemaMismatch { source_name, .. } => Some(source_name),
+        }
+    }
+
+    /// Builds a configuration error without a line.
+    pub(crate) fn config(key: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Config { key: key.into(), line: None, file: None, message: message.into() }
+    }
+}
+
+fn location(key: &str, line: Option<usize>, file: Option<&PathBuf>) -> String {
+    let mut out = String::new();
+    if !key.is_empty() {
+        out.push_str(&format!(" at `{key}`"));
+    }
+    match (line, file) {
+        (Some(line), Some(file)) => out.push_str(&format!(" (line {line} of {})", file.display())),
+        (Some(line), None) => out.push_str(&format!(" (line {line})")),
+        (None, Some(file)) => out.push_str(&format!(" (in {})", file.display())),
+        (None, None) => {}
+    }
+    out
+}
+
+fn list(names: &[String]) -> String {
+    match names.is_empty() {
+        true => "none".to_owned(),
+        false => names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+    }
+}
+
+fn read_only_message(source: &str, by: RefusedBy) -> String {
+    match by {
+        RefusedBy::Router => format!(
+            "source `{source}` is read-only and the write was refused before touching it; map the \
+             chat to a writable source, or set `readonly = false` if it should take writes"
+        ),
+        RefusedBy::Sqlite => format!(
+            "source `{source}` is read-only and SQLite refused the write (the file is opened \
+             read-only); nothing was written"
+        ),
+    }
+}
+
+fn more(count: usize) -> String {
+    match count {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more difference(s))", n - 1),
+    }
+}

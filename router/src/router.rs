@@ -1,0 +1,282 @@
+//! The router: resolves every call to one source by the three tiers, and runs it there.
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+use scheduled_thread_pool::ScheduledThreadPool;
+
+use crate::config::{Config, OnSourceError};
+use crate::error::{Error, Result};
+use crate::route::{Access, Route, Tier};
+use crate::source::{Source, SourceInfo};
+use crate::stats::Stats;
+
+/// Every source of a configuration, opened, and the routing between them.
+///
+/// Routing never touches a database: it is two hash lookups at most. Reads run on a read-only
+/// connection of the resolved source; writes run in a `BEGIN IMMEDIATE` transaction on its writer,
+/// and are refused before any connection is taken when the source is read-only.
+pub struct Router {
+    sources: Vec<Source>,
+    by_name: FxHashMap<Box<str>, usize>,
+    mapping: FxHashMap<i64, usize>,
+    default: usize,
+    on_source_error: OnSourceError,
+    config: Config,
+    // The pools create connections on these threads; one set for every pool.
+    _threads: Arc<ScheduledThreadPool>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// Opens every source of `config`, in order: writable ones are created if missing and migrated,
+    /// read-only ones must exist and have the expected schema. Fails on the first source that
+    /// cannot be opened, naming it; the sources opened before it are closed again.
+    pub fn open(config: Config) -> Result<Router> {
+        let threads = Arc::new(
+            ScheduledThreadPool::builder()
+                .num_threads(2)
+                .thread_name_pattern("multisource-pool-{}")
+                .build(),
+        );
+        let mut sources: Vec<Source> = Vec::with_capacity(config.sources().len());
+        for source_config in config.sources() {
+            if !source_config.is_readonly() {
+                let path = std::path::absolute(source_config.path())
+                    .unwrap_or_else(|_| source_config.path().to_path_buf());
+                let twin =
+                    sources.iter().find(|s| !s.id.readonly && same_file(&s.info.path, &path));
+                if let Some(other) = twin {
+                    return Err(Error::Open {
+                        source_name: source_config.name().to_owned(),
+                        path,
+                        detail: format!(
+                            "the writable source `{}` is the same file; two writable sources on \
+                             one file would compete for its lock, so configure it once",
+                            other.id.name
+                        ),
+                    });
+                }
+            }
+            sources.push(Source::open(source_config, &threads)?);
+        }
+        let by_name: FxHashMap<Box<str>, usize> =
+            sources.iter().enumerate().map(|(i, s)| (s.id.name.clone(), i)).collect();
+        // A validated configuration names only configured sources.
+        let index = |name: &str| by_name.get(name).copied().unwrap_or(0);
+        let mapping =
+            config.chat_mapping().iter().map(|(chat, name)| (*chat, index(name))).collect();
+        let default = index(config.default_source());
+        Ok(Router {
+            mapping,
+            default,
+            on_source_error: config.on_source_error(),
+            by_name,
+            sources,
+            config,
+            _threads: threads,
+        })
+    }
+
+    /// The configuration the router was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// What opening each source found and did, in configuration order.
+    pub fn sources(&self) -> impl ExactSizeIterator<Item = &SourceInfo> {
+        self.sources.iter().map(|s| &s.info)
+    }
+
+    /// Where a call for `chat_id` (or a global call, with `None`) naming `source` would go, and
+    /// why, without touching a database. Writes never name a source: pass `None` to see where a
+    /// write would go, and check [`Route::is_readonly`].
+    pub fn route(&self, chat_id: Option<i64>, source: Option<&str>) -> Result<Route<'_>> {
+        let (index, tier) = self.resolve(chat_id, source)?;
+        let source = &self.sources[index];
+        Ok(Route { source: &source.id.name, tier, readonly: source.id.readonly })
+    }
+
+    #[inline]
+    fn resolve(&self, chat_id: Option<i64>, source: Option<&str>) -> Result<(usize, Tier)> {
+        if let Some(name) = source {
+            return match self.by_name.get(name) {
+                Some(index) => Ok((*index, Tier::Explicit)),
+                None => Err(self.unknown_source(name)),
+            };
+        }
+        if let Some(chat) = chat_id
+            && let Some(index) = self.mapping.get(&chat)
+        {
+            return Ok((*index, Tier::ChatMapping));
+        }
+        Ok((self.default, Tier::Default))
+    }
+
+    fn unknown_source(&self, name: &str) -> Error {
+        Error::UnknownSource {
+            name: name.to_owned(),
+            known: self.sources.iter().map(|s| s.id.name.to_string()).collect(),
+        }
+    }
+
+    /// Runs `query` on a read-only connection of the source that `chat_id` and `source` resolve
+    /// to. `op` names the call in trace events.
+    pub fn call_read<T>(
+        &self,
+        op: &'static str,
+        chat_id: Option<i64>,
+        source: Option<&str>,
+        query: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
+    ) -> Result<T> {
+        let (index, tier) = self.resolve(chat_id, source)?;
+        self.read_at(op, index, tier, query)
+    }
+
+    fn read_at<T>(
+        &self,
+        op: &'static str,
+        index: usize,
+        tier: Tier,
+        query: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
+    ) -> Result<T> {
+        let source = &self.sources[index];
+        source.counters.read(tier);
+        trace(op, source, tier, Access::Read);
+        let result = source.reader().and_then(|mut conn| {
+            query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
+        });
+        if result.is_err() {
+            source.counters.error();
+        }
+        result
+    }
+
+    /// Runs `query` in a `BEGIN IMMEDIATE` transaction on the writer of the source `chat_id`
+    /// resolves to (the default source for `None`). The transaction commits when `query` returns
+    /// `Ok` and rolls back otherwise. A read-only target is refused before any connection is
+    /// taken. `op` names the call in trace events.
+    pub fn call_write<T>(
+        &self,
+        op: &'static str,
+        chat_id: Option<i64>,
+        query: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
+    ) -> Result<T> {
+        let (index, tier) = self.resolve(chat_id, None)?;
+        let source = &self.sources[index];
+        source.counters.write(tier);
+        trace(op, source, tier, Access::Write);
+        let result = source.writer().and_then(|mut conn| {
+            conn.immediate_transaction(query).map_err(|e| source.id.query_error(e, Access::Write))
+        });
+        if result.is_err() {
+            source.counters.error();
+        }
+        result
+    }
+
+    /// Runs `query` on every source in configuration order and merges the rows, keeping the first
+    /// row of each `key` (the first source wins); with `Some(source)`, on that source alone. The
+    /// sources run concurrently; the order of the result does not depend on timing. A failing
+    /// source is skipped (with a warning, counted) or fails the call, as `on_source_error` says.
+    /// `op` names the call in trace events.
+    pub fn call_fan_out<T, K>(
+        &self,
+        op: &'static str,
+        source: Option<&str>,
+        key: impl Fn(&T) -> K,
+        query: impl Fn(&mut SqliteConnection) -> QueryResult<Vec<T>> + Sync,
+    ) -> Result<Vec<T>>
+    where
+        T: Send,
+        K: Hash + Eq,
+    {
+        if let Some(name) = source {
+            let (index, tier) = self.resolve(None, Some(name))?;
+            return self.read_at(op, index, tier, query);
+        }
+        let visit = |source: &Source| -> Result<Vec<T>> {
+            source.counters.fan_out_read();
+            let result = source.reader().and_then(|mut conn| {
+                query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
+            });
+            if result.is_err() {
+                source.counters.error();
+            }
+            result
+        };
+        tracing::debug!(target: "multisource", op, sources = self.sources.len(), "fan-out");
+        let results: Vec<Result<Vec<T>>> = match self.sources.as_slice() {
+            [only] => vec![visit(only)],
+            [first, rest @ ..] => std::thread::scope(|scope| {
+                let handles: Vec<_> = rest.iter().map(|s| scope.spawn(move || visit(s))).collect();
+                let mut results = vec![visit(first)];
+                for (handle, source) in handles.into_iter().zip(rest) {
+                    results.push(handle.join().unwrap_or_else(|_| {
+                        Err(Error::Open {
+                            source_name: source.id.name.to_string(),
+                            path: source.info.path.clone(),
+                            detail: "the fan-out worker panicked".into(),
+                        })
+                    }));
+                }
+                results
+            }),
+            [] => Vec::new(),
+        };
+        let mut seen = FxHashSet::default();
+        let mut rows = Vec::new();
+        for (result, source) in results.into_iter().zip(&self.sources) {
+            match result {
+                Ok(found) => rows.extend(found.into_iter().filter(|row| seen.insert(key(row)))),
+                Err(error) => match self.on_source_error {
+                    OnSourceError::Fail => return Err(error),
+                    OnSourceError::Skip => {
+                        source.counters.fan_out_failure();
+                        tracing::warn!(
+                            target: "multisource",
+                            op,
+                            source = &*source.id.name,
+                            error = %error,
+                            "fan-out read skipped a failing source",
+                        );
+                    }
+                },
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The counters of every source, in configuration order.
+    pub fn stats(&self) -> Stats {
+        Stats { sources: self.sources.iter().map(Source::stats).collect() }
+    }
+}
+
+#[inline]
+fn trace(op: &'static str, source: &Source, tier: Tier, access: Access) {
+    tracing::debug!(
+        target: "multisource",
+        op,
+        source = &*source.id.name,
+        tier = tier.as_str(),
+        access = access.as_str(),
+        "routed",
+    );
+}
+
+/// True when two paths name the same file: equal once canonicalised, or equal as given when the
+/// files do not exist yet.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}

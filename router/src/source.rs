@@ -1,0 +1,335 @@
+//! One opened source: its pools of SQLite connections, the pragmas they run with, and the checks
+//! made when it is opened.
+//!
+//! A writable source has a writer pool of exactly one connection (SQLite admits one writer at a
+//! time; queueing writers in the pool never produces `SQLITE_BUSY` between them) and a reader pool
+//! of `pool-size - 1` connections. Every reader, on every source, is opened with `mode=ro` and runs
+//! with `query_only = ON`, so a read can never write, whatever SQL it runs. A read-only source has
+//! only readers, and its file is never created, migrated or written.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sql_types::Text;
+use multisource_migrations::SchemaState;
+use scheduled_thread_pool::ScheduledThreadPool;
+
+use crate::config::{Durability, SourceConfig};
+use crate::error::{Error, RefusedBy, Result};
+use crate::route::Access;
+use crate::stats::{Counters, PoolEvents, SourceStats};
+
+/// A pooled SQLite connection.
+pub(crate) type PooledSqlite = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+
+/// What opening a source found and did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceInfo {
+    /// The source's configuration.
+    pub config: SourceConfig,
+    /// The database file, as an absolute path.
+    pub path: PathBuf,
+    /// Where the schema stood before the source was opened.
+    pub state_at_open: SchemaState,
+    /// The migrations applied when it was opened, oldest first (always empty when read-only).
+    pub applied: Vec<String>,
+    /// The Python schema version adopted when it was opened, if the file came from the Python bot.
+    pub adopted_python_version: Option<i64>,
+}
+
+pub(crate) struct Source {
+    pub(crate) id: SourceId,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) info: SourceInfo,
+    readers: SqlitePool,
+    writer: Option<SqlitePool>,
+}
+
+/// What identifies a source in its errors.
+pub(crate) struct SourceId {
+    pub(crate) name: Box<str>,
+    pub(crate) readonly: bool,
+    path: PathBuf,
+    timeout: Duration,
+    pool_size: u32,
+}
+
+impl Source {
+    /// Opens the source: checks its file, migrates it when writable, checks its schema, and builds
+    /// its pools.
+    pub(crate) fn open(
+        config: &SourceConfig,
+        threads: &Arc<ScheduledThreadPool>,
+    ) -> Result<Source> {
+        let path = std::path::absolute(config.path()).map_err(|e| Error::Open {
+            source_name: config.name().to_owned(),
+            path: config.path().to_path_buf(),
+            detail: format!("cannot make the path absolute: {e}"),
+        })?;
+        let id = SourceId {
+            name: config.name().into(),
+            readonly: config.is_readonly(),
+            path: path.clone(),
+            timeout: config.get_timeout(),
+            pool_size: config.get_pool_size(),
+        };
+        let mut info = SourceInfo {
+            config: config.clone(),
+            path,
+            state_at_open: SchemaState::Empty,
+            applied: Vec::new(),
+            adopted_python_version: None,
+        };
+        let mut setup = match id.readonly {
+            true => id.prepare_readonly(&mut info)?,
+            false => id.prepare_writable(&mut info)?,
+        };
+        id.check_schema(&mut setup)?;
+        drop(setup);
+        let counters = Arc::<Counters>::default();
+        let (readers, writer) = match id.readonly {
+            true => (id.pool(Access::Read, id.pool_size, threads, &counters, config)?, None),
+            false => (
+                id.pool(Access::Read, id.pool_size - 1, threads, &counters, config)?,
+                Some(id.pool(Access::Write, 1, threads, &counters, config)?),
+            ),
+        };
+        Ok(Source { id, counters, info, readers, writer })
+    }
+
+    /// A connection for reads: read-only, `query_only = ON`.
+    pub(crate) fn reader(&self) -> Result<PooledSqlite> {
+        self.readers.get().map_err(|e| self.id.pool_error(&e))
+    }
+
+    /// The writer connection; refuses before taking anything when the source is read-only.
+    pub(crate) fn writer(&self) -> Result<PooledSqlite> {
+        match &self.writer {
+            Some(pool) => pool.get().map_err(|e| self.id.pool_error(&e)),
+            None => {
+                self.counters.refused_write();
+                Err(Error::ReadOnlySource {
+                    source_name: self.id.name.to_string(),
+                    refused_by: RefusedBy::Router,
+                })
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> SourceStats {
+        let open = self.readers.state().connections
+            + self.writer.as_ref().map_or(0, |w| w.state().connections);
+        self.counters.snapshot(&self.id.name, open)
+    }
+}
+
+impl SourceId {
+    /// Opens a writable source's file (creating it if needed), switches it to WAL and migrates it.
+    fn prepare_writable(&self, info: &mut SourceInfo) -> Result<SqliteConnection> {
+        match self.path.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => {
+                return Err(self.open_error(format!(
+                    "the folder {} does not exist; create it first",
+                    folder.display()
+                )));
+            }
+            _ => {}
+        }
+        if self.path.is_dir() {
+            return Err(self.open_error("it is a folder, not a database file".into()));
+        }
+        let mut conn = SqliteConnection::establish(&uri(&self.path, "rwc"))
+            .map_err(|e| self.open_error(e.to_string()))?;
+        conn.batch_execute(&format!("PRAGMA busy_timeout = {};", self.timeout.as_millis()))
+            .map_err(|e| self.query_error(e, Access::Write))?;
+        let mode = journal_mode(&mut conn, "PRAGMA journal_mode = WAL")
+            .map_err(|e| self.query_error(e, Access::Write))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(self.open_error(format!(
+                "cannot switch the file to write-ahead logging (it stays in `{mode}` mode); \
+                 put it on a local file system"
+            )));
+        }
+        info.state_at_open = multisource_migrations::state(&mut conn)
+            .map_err(|e| self.query_error(e, Access::Read))?;
+        let report = multisource_migrations::migrate(&mut conn).map_err(|error| {
+            Error::Migration { source_name: self.name.to_string(), path: self.path.clone(), error }
+        })?;
+        info.applied = report.applied;
+        info.adopted_python_version = report.adopted_python_version;
+        Ok(conn)
+    }
+
+    /// Opens a read-only source's file, which must exist, without writing anything.
+    fn prepare_readonly(&self, info: &mut SourceInfo) -> Result<SqliteConnection> {
+        match fs::metadata(&self.path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(self.open_error("it is a folder, not a database file".into()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::MissingFile {
+                    source_name: self.name.to_string(),
+                    path: self.path.clone(),
+                });
+            }
+            Err(e) => return Err(self.open_error(e.to_string())),
+        }
+        let mut conn = SqliteConnection::establish(&uri(&self.path, "ro"))
+            .map_err(|e| self.open_error(e.to_string()))?;
+        conn.batch_execute(&reader_pragmas(self.timeout))
+            .map_err(|e| self.query_error(e, Access::Read))?;
+        info.state_at_open = multisource_migrations::state(&mut conn)
+            .map_err(|e| self.query_error(e, Access::Read))?;
+        Ok(conn)
+    }
+
+    fn check_schema(&self, conn: &mut SqliteConnection) -> Result<()> {
+        let mismatches =
+            multisource_migrations::check(conn).map_err(|e| self.query_error(e, Access::Read))?;
+        match mismatches.is_empty() {
+            true => Ok(()),
+            false => Err(Error::SchemaMismatch {
+                source_name: self.name.to_string(),
+                path: self.path.clone(),
+                mismatches,
+            }),
+        }
+    }
+
+    fn pool(
+        &self,
+        access: Access,
+        size: u32,
+        threads: &Arc<ScheduledThreadPool>,
+        counters: &Arc<Counters>,
+        config: &SourceConfig,
+    ) -> Result<SqlitePool> {
+        let (mode, pragmas) = match access {
+            Access::Read => ("ro", reader_pragmas(self.timeout)),
+            Access::Write => ("rwc", writer_pragmas(self.timeout, config.get_durability())),
+        };
+        Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connection_timeout(self.timeout)
+            .thread_pool(threads.clone())
+            .connection_customizer(Box::new(Pragmas(pragmas)))
+            .event_handler(Box::new(PoolEvents(counters.clone())))
+            .build(ConnectionManager::new(uri(&self.path, mode)))
+            .map_err(|e| self.pool_error(&e))
+    }
+
+    fn open_error(&self, detail: String) -> Error {
+        Error::Open { source_name: self.name.to_string(), path: self.path.clone(), detail }
+    }
+
+    fn pool_error(&self, error: &r2d2::Error) -> Error {
+        let detail = error.to_string();
+        let detail = detail.strip_prefix("timed out waiting for connection: ").unwrap_or(&detail);
+        let detail = match detail == "timed out waiting for connection" {
+            true => format!("all {} connection(s) were busy", self.pool_size),
+            false => format!("the last attempt to connect failed: {detail}"),
+        };
+        Error::PoolTimeout { source_name: self.name.to_string(), timeout: self.timeout, detail }
+    }
+
+    /// Turns a diesel error on this source into the error that says what happened.
+    pub(crate) fn query_error(&self, error: diesel::result::Error, access: Access) -> Error {
+        let message = match &error {
+            diesel::result::Error::DatabaseError(_, info) => info.message().to_owned(),
+            other => other.to_string(),
+        };
+        let source_name = self.name.to_string();
+        if message.contains("attempt to write a readonly database") {
+            return match (self.readonly, access) {
+                (true, _) => Error::ReadOnlySource { source_name, refused_by: RefusedBy::Sqlite },
+                (false, Access::Read) => Error::WriteInRead { source_name },
+                (false, Access::Write) => Error::Query { source_name, error },
+            };
+        }
+        if message.contains("database is locked") || message.contains("database table is locked") {
+            return Error::Busy { source_name, path: self.path.clone(), timeout: self.timeout };
+        }
+        if message.contains("file is not a database")
+            || message.contains("database disk image is malformed")
+        {
+            return Error::Corrupt { source_name, path: self.path.clone(), detail: message };
+        }
+        Error::Query { source_name, error }
+    }
+}
+
+#[derive(Debug)]
+struct Pragmas(String);
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(
+        &self,
+        conn: &mut SqliteConnection,
+    ) -> std::result::Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&self.0).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn reader_pragmas(timeout: Duration) -> String {
+    format!("PRAGMA busy_timeout = {}; PRAGMA query_only = ON;", timeout.as_millis())
+}
+
+fn writer_pragmas(timeout: Duration, durability: Durability) -> String {
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    format!("PRAGMA busy_timeout = {}; PRAGMA synchronous = {synchronous};", timeout.as_millis())
+}
+
+fn journal_mode(conn: &mut SqliteConnection, sql: &str) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+    Ok(diesel::sql_query(sql).get_result::<Row>(conn)?.journal_mode)
+}
+
+/// The SQLite URI of `path` opened in `mode` (`ro` or `rwc`): `file:` and the path with the
+/// characters URIs reserve percent-encoded.
+pub(crate) fn uri(path: &Path, mode: &str) -> String {
+    let mut out = String::from("file:");
+    for byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'.' | b'_' | b'-' | b'~' => {
+                out.push(char::from(*byte));
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out.push_str("?mode=");
+    out.push_str(mode);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_escapes_what_sqlite_would_read_as_uri_syntax() {
+        assert_eq!(uri(Path::new("/a b/c?d#e%f.db"), "ro"), "file:/a%20b/c%3Fd%23e%25f.db?mode=ro");
+        assert_eq!(
+            uri(Path::new("/tmp/снег.db"), "rwc"),
+            "file:/tmp/%D1%81%D0%BD%D0%B5%D0%B3.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Per-source counters: calls per tier, refused writes, pool checkouts and time waited, fan-out
+//! failures. Counting is a relaxed atomic add; reading them is [`crate::Router::stats`].
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use r2d2::HandleEvent;
+use r2d2::event::{CheckoutEvent, TimeoutEvent};
+
+use crate::route::Tier;
+
+/// A snapshot of every source's counters, in configuration order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// One entry per source.
+    pub sources: Vec<SourceStats>,
+}
+
+impl Stats {
+    /// The counters of the source named `name`.
+    pub fn source(&self, name: &str) -> Option<&SourceStats> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+}
+
+/// Calls counted by the tier that resolved them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TierCounts {
+    /// Calls that named the source explicitly.
+    pub explicit: u64,
+    /// Calls routed by the chat mapping.
+    pub chat_mapping: u64,
+    /// Calls that fell back to the default source.
+    pub default: u64,
+}
+
+impl TierCounts {
+    /// All calls, whatever their tier.
+    pub fn total(&self) -> u64 {
+        self.explicit + self.chat_mapping + self.default
+    }
+}
+
+/// The counters of one source since the database was opened.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceStats {
+    /// The source's name.
+    pub name: String,
+    /// Reads resolved to this source, by tier.
+    pub reads: TierCounts,
+    /// Writes resolved to this source, by tier (never explicit), including refused ones.
+    pub writes: TierCounts,
+    /// Visits of this source by reads that fanned out to every source.
+    pub fan_out_reads: u64,
+    /// Writes refused because the source is read-only.
+    pub refused_writes: u64,
+    /// Calls that returned an error, refused writes included.
+    pub errors: u64,
+    /// Fan-out visits of this source that failed.
+    pub fan_out_failures: u64,
+    /// Connections checked out of the source's pools.
+    pub checkouts: u64,
+    /// Time spent waiting for those checkouts, in total.
+    pub checkout_wait: Duration,
+    /// Checkouts that gave up after the source's timeout.
+    pub checkout_timeouts: u64,
+    /// Connections the source's pools hold open now.
+    pub open_connections: u32,
+}
+
+/// The live counters of one source.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    reads: [AtomicU64; 3],
+    writes: [AtomicU64; 3],
+    fan_out_reads: AtomicU64,
+    refused_writes: AtomicU64,
+    errors: AtomicU64,
+    fan_out_failures: AtomicU64,
+    checkouts: AtomicU64,
+    wait_nanos: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn read(&self, tier: Tier) {
+        self.reads[tier as usize].fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn write(&self, tier: Tier) {
+        self.writes[tier as usize].fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn fan_out_read(&self) {
+        self.fan_out_reads.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn refused_write(&self) {
+        self.refused_writes.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn error(&self) {
+        self.errors.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn fan_out_failure(&self) {
+        self.fan_out_failures.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, name: &str, open_connections: u32) -> SourceStats {
+        let tiers = |a: &[AtomicU64; 3]| TierCounts {
+            explicit: a[Tier::Explicit as usize].load(Relaxed),
+            chat_mapping: a[Tier::ChatMapping as usize].load(Relaxed),
+            default: a[Tier::Default as usize].load(Relaxed),
+        };
+        SourceStats {
+            name: name.to_owned(),
+            reads: tiers(&self.reads),
+            writes: tiers(&self.writes),
+            fan_out_reads: self.fan_out_reads.load(Relaxed),
+            refused_writes: self.refused_writes.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            fan_out_failures: self.fan_out_failures.load(Relaxed),
+            checkouts: self.checkouts.load(Relaxed),
+            checkout_wait: Duration::from_nanos(self.wait_nanos.load(Relaxed)),
+            checkout_timeouts: self.timeouts.load(Relaxed),
+            open_connections,
+        }
+    }
+}
+
+/// Feeds a pool's events into the source's counters.
+#[derive(Debug)]
+pub(crate) struct PoolEvents(pub(crate) std::sync::Arc<Counters>);
+
+impl HandleEvent for PoolEvents {
+    fn handle_checkout(&self, event: CheckoutEvent) {
+        self.0.checkouts.fetch_add(1, Relaxed);
+        let nanos = u64::try_from(event.duration().as_nanos()).unwrap_or(u64::MAX);
+        self.0.wait_nanos.fetch_add(nanos, Relaxed);
+    }
+
+    fn handle_timeout(&self, _event: TimeoutEvent) {
+        self.0.timeouts.fetch_add(1, Relaxed);
+    }
+}

@@ -1,0 +1,149 @@
+//! Real pools: `pool-size` bounds the connections a source opens, and a checkout that waits past
+//! `timeout` is an error naming the source, after which the pool recovers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use multisource::{Config, Database, Error, SourceConfig};
+
+use crate::common::Scratch;
+
+fn one_source(scratch: &Scratch, pool_size: u32, timeout: Duration) -> Database {
+    let config = Config::builder()
+        .source(
+            SourceConfig::new("main", scratch.path("main.db"))
+                .pool_size(pool_size)
+                .timeout(timeout),
+        )
+        .default_source("main")
+        .build()
+        .unwrap();
+    Database::open(config).unwrap()
+}
+
+#[test]
+fn sixteen_threads_never_open_more_than_pool_size_connections() {
+    let scratch = Scratch::new();
+    let db = one_source(&scratch, 4, Duration::from_secs(10));
+    let (readers_now, readers_max) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let (writers_now, writers_max) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let enter = |now: &AtomicUsize, max: &AtomicUsize| {
+        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+        max.fetch_max(n, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(1));
+        now.fetch_sub(1, Ordering::SeqCst);
+    };
+    let open_max = AtomicUsize::new(0);
+    let start = Barrier::new(16);
+    std::thread::scope(|s| {
+        for t in 0..16 {
+            let (db, start, open_max) = (&db, &start, &open_max);
+            let (readers_now, readers_max, writers_now, writers_max) =
+                (&readers_now, &readers_max, &writers_now, &writers_max);
+            s.spawn(move || {
+                start.wait();
+                for i in 0..20 {
+                    if (t + i) % 4 == 0 {
+                        db.write(Some(t), |c| {
+                            enter(writers_now, writers_max);
+                            c.batch_execute(&format!(
+                                "INSERT INTO settings (key, value) VALUES ('k{t}-{i}', 'v')"
+                            ))
+                        })
+                        .unwrap();
+                    } else {
+                        db.read(Some(t), None, |_| {
+                            enter(readers_now, readers_max);
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                    let open = db.stats().sources[0].open_connections as usize;
+                    open_max.fetch_max(open, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    // One writer and pool-size - 1 readers, never more, and the load did use them all.
+    assert_eq!(writers_max.load(Ordering::SeqCst), 1);
+    assert_eq!(readers_max.load(Ordering::SeqCst), 3);
+    assert!(open_max.load(Ordering::SeqCst) <= 4, "{}", open_max.load(Ordering::SeqCst));
+    let stats = db.stats();
+    assert!(stats.sources[0].open_connections <= 4);
+    assert_eq!(stats.sources[0].checkouts, 16 * 20);
+    assert_eq!(stats.sources[0].checkout_timeouts, 0);
+}
+
+#[test]
+fn a_checkout_that_waits_past_the_timeout_names_the_source_and_the_pool_recovers() {
+    let scratch = Scratch::new();
+    let timeout = Duration::from_millis(300);
+    let db = one_source(&scratch, 2, timeout);
+    let held = Barrier::new(2);
+    let done = Barrier::new(2);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Hold the only reader connection until the other thread has failed.
+            db.read(None, None, |_| {
+                held.wait();
+                done.wait();
+                Ok(())
+            })
+            .unwrap();
+        });
+        held.wait();
+        let started = Instant::now();
+        let err = db.read(None, None, |_| Ok(())).unwrap_err();
+        let waited = started.elapsed();
+        done.wait();
+        match &err {
+            Error::PoolTimeout { source_name, timeout: t, detail } => {
+                assert_eq!(source_name, "main");
+                assert_eq!(*t, timeout);
+                assert!(detail.contains("connection(s) were busy"), "{detail}");
+            }
+            other => panic!("expected PoolTimeout, got {other:?}"),
+        }
+        assert!(waited >= timeout, "gave up after {waited:?}, before the timeout");
+        let text = err.to_string();
+        assert!(text.starts_with("source `main` gave no connection within 0.3s"), "{text}");
+        assert!(text.contains("raise its `pool-size` or `timeout`"), "{text}");
+    });
+    // Returned connections serve again.
+    db.read(None, None, |_| Ok(())).unwrap();
+    db.write(None, |c| c.batch_execute("INSERT INTO settings (key) VALUES ('after')")).unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.sources[0].checkout_timeouts, 1);
+    assert_eq!(stats.sources[0].errors, 1);
+}
+
+#[test]
+fn writers_queue_on_the_one_writer_instead_of_failing_busy() {
+    let scratch = Scratch::new();
+    let db = Arc::new(one_source(&scratch, 3, Duration::from_secs(10)));
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let db = &db;
+            s.spawn(move || {
+                for i in 0..25 {
+                    db.write(None, |c| {
+                        c.batch_execute(&format!(
+                            "INSERT INTO settings (key, value) VALUES ('w{t}-{i}', '{i}')"
+                        ))
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let count = db
+        .read(None, None, |c| {
+            use diesel::prelude::*;
+            multisource::schema::settings::table.count().get_result::<i64>(c)
+        })
+        .unwrap();
+    // 200 rows plus the schema version the migrations record.
+    assert_eq!(count, 201);
+}
