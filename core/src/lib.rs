@@ -11,18 +11,36 @@
 //!
 //! # fn main() -> multisource::Result<()> {
 //! let db = Database::from_config_file("bot.toml")?;
+//! db.set_chat_setting(-1001234567890, "model", "gpt")?;
+//! let model = db.get_chat_setting(-1001234567890, "model", None)?;
 //! let route = db.route(Some(-1001234567890), None)?;
-//! println!("chat -1001234567890 lives in `{}` ({})", route.source(), route.tier());
+//! println!("{model:?} came from `{}` ({})", route.source(), route.tier());
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The data methods of [`Database`] are generated from the annotated diesel queries of
+//! [`queries`], one module per domain; a bot adds its own the same way, with
+//! [`macro@read`] and [`macro@write`].
 
 // Generated code names this crate `::multisource` wherever it expands, here included.
 extern crate self as multisource;
 
 mod database;
+pub mod enums;
+pub mod models;
+pub mod queries;
 
 pub use crate::database::Database;
+pub use crate::enums::{
+    CacheType, MediaStatus, MessageCategory, MessageType, SpamReason, UnknownValue,
+};
+pub use crate::models::{
+    CacheEntry, CacheStorageEntry, ChatInfo, ChatMessage, ChatSummarization, ChatTopic, ChatUser,
+    DelayedTask, MediaAttachment, MediaAttachmentUpdate, NewMediaAttachment, NewMessage,
+    SpamMessage,
+};
+pub use multisource_macros::{read, write};
 pub use multisource_router::{
     Access, Config, ConfigBuilder, Durability, Error, Mismatch, OnSourceError, RefusedBy, Result,
     Route, Router, SchemaState, SourceConfig, SourceInfo, SourceStats, Stats, Tier, TierCounts,

@@ -83,6 +83,10 @@ pub(crate) const SECONDARY_CHAT: i64 = -1002000000001;
 pub(crate) const ARCHIVE_CHAT: i64 = -1003000000001;
 /// A chat in no mapping: it goes to the default source.
 pub(crate) const UNMAPPED_CHAT: i64 = -1004000000001;
+/// A chat the archive holds a copy of, under another title.
+pub(crate) const SHARED_CHAT: i64 = -1005000000001;
+/// A user in the archived chats.
+pub(crate) const USER: i64 = 100;
 
 impl ThreeSources {
     pub(crate) fn new() -> ThreeSources {
@@ -95,13 +99,15 @@ impl ThreeSources {
     ) -> ThreeSources {
         let scratch = Scratch::new();
         let archive = scratch.archive("archive.db", |db| {
-            db.write(Some(ARCHIVE_CHAT), |c| {
-                c.batch_execute(
-                    "INSERT INTO chat_settings (chat_id, key, value) VALUES \
-                     (-1003000000001, 'where', 'archive');",
-                )
-            })
-            .expect("fill the archive");
+            db.set_chat_setting(ARCHIVE_CHAT, "where", "archive").expect("fill the archive");
+            db.set_setting("where", "archive").expect("fill the archive");
+            db.update_chat_info(ARCHIVE_CHAT, "supergroup", Some("archived"), None, false)
+                .expect("fill the archive");
+            db.update_chat_user(ARCHIVE_CHAT, USER, "@user", "User").expect("fill the archive");
+            // A chat that is also in the primary source, under another title.
+            db.update_chat_info(SHARED_CHAT, "group", Some("shared, archive copy"), None, false)
+                .expect("fill the archive");
+            db.update_chat_user(SHARED_CHAT, USER, "@user", "User").expect("fill the archive");
         });
         let config = Config::builder()
             .source(SourceConfig::new("primary", scratch.path("primary.db")))

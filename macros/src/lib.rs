@@ -1,0 +1,89 @@
+//! The attributes that turn a plain diesel query function into a routed method of
+//! `multisource::Database`. Use them through `multisource`: `#[multisource::read(...)]` and
+//! `#[multisource::write(...)]`.
+//!
+//! The function stays as written and usable on its own with a plain connection. Its first
+//! parameter is the connection (`conn: &mut multisource::Connection`) and it returns diesel's
+//! `QueryResult<T>`. The generated method drops the connection, adds `source: Option<&str>` last
+//! for reads (writes never get one), and returns `multisource::Result<T>`:
+//!
+//! ```text
+//! #[multisource::read(chat = chat_id)]
+//! pub fn count_messages(conn: &mut Connection, chat_id: i64) -> QueryResult<i64> { ... }
+//! // generates
+//! fn count_messages(&self, chat_id: i64, source: Option<&str>) -> multisource::Result<i64>;
+//! ```
+//!
+//! Options, one scope per query:
+//!
+//! - `chat = <parameter>`: the query concerns one chat; the parameter (or an expression of the
+//!   parameters) gives its id. Reads go to the explicit `source`, else the chat's mapped source,
+//!   else the default source; writes to the chat's mapped source, else the default source.
+//! - `global`: reads go to the explicit `source`, else the default source; writes to the default
+//!   source.
+//! - `all_sources, key = <field>` (reads only): without `source`, the query runs on every source
+//!   and the rows are merged, keeping the first row of each `key` (the first source wins).
+//!
+//! - `finish = <function>` (reads only, not with `all_sources`): the result goes through
+//!   `fn(&Database, Option<i64>, Option<&str>, T) -> multisource::Result<T>` (the database, the
+//!   chat id, the `source` argument and the value) before it is returned; for example to look up
+//!   rows the query's source does not hold in another source.
+//!
+//! Inside the `multisource` crate the methods are inherent methods of `Database`. In any other
+//! crate each query gets an extension trait named after it (`count_messages` gives
+//! `CountMessagesExt`), implemented for `Database`; bring it into scope to call the method.
+
+mod expand;
+mod model;
+#[cfg(test)]
+mod tests;
+
+use proc_macro::TokenStream;
+
+use crate::expand::Mode;
+use crate::model::Kind;
+
+/// Declares a diesel function a read and generates its routed `Database` method, which takes
+/// `source: Option<&str>` last. See the [crate documentation](crate) for the options.
+#[proc_macro_attribute]
+pub fn read(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_inner(Kind::Read, attr.into(), item.into(), mode()).into()
+}
+
+/// Declares a diesel function a write and generates its routed `Database` method, which runs it
+/// in one `BEGIN IMMEDIATE` transaction and has no source parameter. See the
+/// [crate documentation](crate) for the options.
+#[proc_macro_attribute]
+pub fn write(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_inner(Kind::Write, attr.into(), item.into(), mode()).into()
+}
+
+/// Inherent methods in the crate that defines `Database`, an extension trait everywhere else.
+fn mode() -> Mode {
+    match std::env::var("CARGO_CRATE_NAME").as_deref() {
+        Ok("multisource") => Mode::Inherent,
+        _ => Mode::Extension,
+    }
+}
+
+fn expand_inner(
+    kind: Kind,
+    attr: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+    mode: Mode,
+) -> proc_macro2::TokenStream {
+    let func = match syn::parse2::<syn::ItemFn>(item.clone()) {
+        Ok(func) => func,
+        Err(error) => {
+            let error = syn::Error::new(
+                error.span(),
+                format!("`#[{}]` goes on a function: {error}", kind.as_str()),
+            );
+            return expand::with_errors(item, error);
+        }
+    };
+    match model::parse(kind, attr, func) {
+        Ok(query) => expand::expand(&query, mode),
+        Err(error) => expand::with_errors(item, error),
+    }
+}

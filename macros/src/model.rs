@@ -1,0 +1,531 @@
+//! The model of an annotated query: what `#[read(...)]` or `#[write(...)]` and the function under
+//! it say, parsed and checked. Every mistake becomes a `syn::Error` spanned on the offending
+//! tokens, with a message that says the fix; all of them are reported at once.
+//!
+//! This file depends only on `syn`, `quote` and `proc-macro2`: `xtask` compiles it too, to list
+//! the generated methods in `docs/API.md`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::visit::Visit;
+use syn::{
+    Expr, FnArg, GenericArgument, Ident, ItemFn, Member, Pat, PathArguments, ReturnType, Token,
+    Type,
+};
+
+/// Whether the query reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `#[read(...)]`.
+    Read,
+    /// `#[write(...)]`.
+    Write,
+}
+
+impl Kind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Read => "read",
+            Kind::Write => "write",
+        }
+    }
+}
+
+/// Where the query runs.
+#[derive(Clone)]
+pub(crate) enum Scope {
+    /// On the chat's source: the expression gives the chat id.
+    Chat(Expr),
+    /// On the default source.
+    Global,
+    /// On every source, merged; rows are de-duplicated by the key, a field path of the row type.
+    AllSources { key: Punctuated<Member, Token![.]> },
+}
+
+/// One parameter of the query besides the connection.
+#[derive(Clone)]
+pub(crate) struct Param {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
+}
+
+/// An annotated query, checked.
+#[derive(Clone)]
+pub(crate) struct Query {
+    pub(crate) kind: Kind,
+    pub(crate) scope: Scope,
+    /// The function as written; it is emitted unchanged.
+    pub(crate) func: ItemFn,
+    /// The parameters after the connection.
+    pub(crate) params: Vec<Param>,
+    /// `T` of `QueryResult<T>`.
+    pub(crate) output: Type,
+    /// For fan-out reads, the row type `R` of `QueryResult<Vec<R>>`.
+    pub(crate) row: Option<Type>,
+    /// For reads, a function the result goes through after the query, with the database:
+    /// `fn(&Database, Option<i64>, Option<&str>, T) -> multisource::Result<T>`.
+    pub(crate) finish: Option<syn::Path>,
+}
+
+/// Collects every error, so one compile shows them all.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(first) => first.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn finish<T>(self, value: T) -> syn::Result<T> {
+        match self.0 {
+            Some(error) => Err(error),
+            None => Ok(value),
+        }
+    }
+}
+
+/// The options of the attribute, as written.
+struct Options {
+    chat: Option<(Ident, Expr)>,
+    global: Option<Ident>,
+    all_sources: Option<Ident>,
+    key: Option<(Ident, Punctuated<Member, Token![.]>)>,
+    source: Option<Ident>,
+    finish: Option<(Ident, syn::Path)>,
+}
+
+const READ_OPTIONS: &str =
+    "`chat = <parameter>`, `global`, `all_sources`, `key = <field>`, `finish = <function>`";
+const WRITE_OPTIONS: &str = "`chat = <parameter>`, `global`";
+
+fn parse_options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options {
+    let mut options = Options {
+        chat: None,
+        global: None,
+        all_sources: None,
+        key: None,
+        source: None,
+        finish: None,
+    };
+    let parser = |input: ParseStream<'_>| -> syn::Result<()> {
+        while !input.is_empty() {
+            let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            let duplicate = |errors: &mut Errors, name: &Ident| {
+                errors.spanned(name, format!("`{name}` is given twice; keep one"));
+            };
+            match name.to_string().as_str() {
+                "chat" => {
+                    input.parse::<Token![=]>().map_err(|e| {
+                        syn::Error::new(e.span(), "expected `chat = <parameter>`: name the parameter that holds the chat id")
+                    })?;
+                    let expr: Expr = input.parse()?;
+                    match options.chat {
+                        Some(_) => duplicate(errors, &name),
+                        None => options.chat = Some((name, expr)),
+                    }
+                }
+                "key" => {
+                    input.parse::<Token![=]>().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "expected `key = <field>`: name the field rows are de-duplicated by",
+                        )
+                    })?;
+                    let key = Punctuated::<Member, Token![.]>::parse_separated_nonempty(input)?;
+                    match options.key {
+                        Some(_) => duplicate(errors, &name),
+                        None => options.key = Some((name, key)),
+                    }
+                }
+                "finish" => {
+                    input.parse::<Token![=]>().map_err(|e| {
+                        syn::Error::new(e.span(), "expected `finish = <function>`: the path of the function the result goes through")
+                    })?;
+                    let path: syn::Path = input.parse()?;
+                    match options.finish {
+                        Some(_) => duplicate(errors, &name),
+                        None => options.finish = Some((name, path)),
+                    }
+                }
+                "global" | "all_sources" | "source" => {
+                    let slot = match name.to_string().as_str() {
+                        "global" => &mut options.global,
+                        "all_sources" => &mut options.all_sources,
+                        _ => &mut options.source,
+                    };
+                    match slot {
+                        Some(_) => duplicate(errors, &name),
+                        None => *slot = Some(name),
+                    }
+                }
+                _ => {
+                    let expected = match kind {
+                        Kind::Read => READ_OPTIONS,
+                        Kind::Write => WRITE_OPTIONS,
+                    };
+                    errors.spanned(
+                        &name,
+                        format!("unknown option `{name}`; expected one of {expected}"),
+                    );
+                    // Skip the option's value, if any, to go on with the next one.
+                    if input.peek(Token![=]) {
+                        input.parse::<Token![=]>()?;
+                        input.parse::<Expr>()?;
+                    }
+                }
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(())
+    };
+    if let Err(error) = parser.parse2(attr) {
+        errors.push(error);
+    }
+    options
+}
+
+/// Parses and checks the attribute `attr` of kind `kind` on `func`.
+pub(crate) fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> {
+    let mut errors = Errors::default();
+    let options = parse_options(kind, attr, &mut errors);
+    let sig = &func.sig;
+
+    if let Some(asyncness) = &sig.asyncness {
+        errors.spanned(asyncness, "a query is a plain function; remove `async`");
+    }
+
+    // The first parameter is the connection.
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(receiver)) => errors.spanned(
+            receiver,
+            "annotate a free function, not a method: its first parameter is the connection, \
+             `conn: &mut multisource::Connection`",
+        ),
+        Some(FnArg::Typed(first)) if !is_mut_reference(&first.ty) => errors.spanned(
+            &first.ty,
+            "the first parameter must be the connection, `conn: &mut multisource::Connection`",
+        ),
+        Some(FnArg::Typed(_)) => {}
+        None => errors.push(syn::Error::new(
+            sig.paren_token.span.join(),
+            "missing connection parameter: the first parameter must be \
+             `conn: &mut multisource::Connection`",
+        )),
+    }
+
+    let mut params = Vec::new();
+    for input in inputs {
+        let FnArg::Typed(typed) = input else { continue };
+        match &*typed.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                if pat.ident == "source" {
+                    let message = match kind {
+                        Kind::Read => {
+                            "the generated method adds its own `source: Option<&str>` \
+                                       parameter; rename this one"
+                        }
+                        Kind::Write => {
+                            "writes never take a source: they go to the chat's mapped \
+                                        source or the default source; remove this parameter"
+                        }
+                    };
+                    errors.spanned(&pat.ident, message);
+                }
+                params.push(Param { ident: pat.ident.clone(), ty: (*typed.ty).clone() });
+            }
+            other => errors.spanned(
+                other,
+                "give this parameter a plain name: the generated method passes it on by name",
+            ),
+        }
+    }
+
+    // The return type is `QueryResult<T>`.
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) => match query_result_arg(ty) {
+            Some(t) => Some(t.clone()),
+            None => {
+                errors.spanned(
+                    ty,
+                    "a query returns diesel's `QueryResult<T>`, so that the method can return \
+                     `multisource::Result<T>`",
+                );
+                None
+            }
+        },
+        ReturnType::Default => {
+            errors.push(syn::Error::new(
+                sig.paren_token.span.close(),
+                "a query returns diesel's `QueryResult<T>`; add `-> QueryResult<...>`",
+            ));
+            None
+        }
+    };
+
+    // The scope.
+    if let (Kind::Write, Some(source)) = (kind, &options.source) {
+        errors.spanned(
+            source,
+            "writes never take a source: they go to the chat's mapped source or the default \
+             source; remove `source`",
+        );
+    } else if let (Kind::Read, Some(source)) = (kind, &options.source) {
+        errors.spanned(
+            source,
+            "reads get their `source: Option<&str>` parameter without asking; remove `source`",
+        );
+    }
+    if let (Kind::Write, Some(all)) = (kind, &options.all_sources) {
+        errors.spanned(
+            all,
+            "a write cannot fan out to every source; use `chat = <parameter>` or `global`",
+        );
+    }
+    if let Some((finish, _)) = &options.finish {
+        if kind == Kind::Write {
+            errors.spanned(finish, "`finish` is for reads only; remove it");
+        } else if options.all_sources.is_some() {
+            errors.spanned(finish, "`finish` does not apply to `all_sources` reads; remove it");
+        }
+    }
+    if let (Kind::Write, Some((key, _))) = (kind, &options.key) {
+        errors.spanned(key, "`key` is for `all_sources` reads only; remove it");
+    }
+    let given: Vec<&Ident> = [
+        options.chat.as_ref().map(|(name, _)| name),
+        options.global.as_ref(),
+        options.all_sources.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.len() > 1 {
+        errors.spanned(
+            given[1],
+            format!("`{}` and `{}` exclude each other; keep one scope", given[0], given[1]),
+        );
+    }
+    let scope = match (&options.chat, &options.global, &options.all_sources) {
+        (Some((_, expr)), _, _) => {
+            check_chat_expr(expr, &params, &mut errors);
+            Some(Scope::Chat(expr.clone()))
+        }
+        (None, Some(_), _) => Some(Scope::Global),
+        (None, None, Some(all)) => match &options.key {
+            Some((_, key)) => Some(Scope::AllSources { key: key.clone() }),
+            None if kind == Kind::Read => {
+                errors.spanned(
+                    all,
+                    "`all_sources` needs `key = <field>`: the field of the row type that rows \
+                     from several sources are de-duplicated by",
+                );
+                None
+            }
+            None => None,
+        },
+        (None, None, None) => {
+            if given.is_empty() && options.source.is_none() {
+                let expected = match kind {
+                    Kind::Read => READ_OPTIONS,
+                    Kind::Write => WRITE_OPTIONS,
+                };
+                errors.push(syn::Error::new(
+                    Span::call_site(),
+                    format!("say where the query runs: one of {expected}"),
+                ));
+            }
+            None
+        }
+    };
+    if let (Some((key, _)), None) = (&options.key, &options.all_sources)
+        && kind == Kind::Read
+    {
+        errors.spanned(key, "`key` is for `all_sources` reads; add `all_sources` or remove `key`");
+    }
+
+    // A fan-out returns rows.
+    let row = match (&scope, &output) {
+        (Some(Scope::AllSources { .. }), Some(output)) => match vec_arg(output) {
+            Some(row) => Some(row.clone()),
+            None => {
+                errors.spanned(
+                    output,
+                    "an `all_sources` read returns `QueryResult<Vec<T>>`: the rows of every \
+                     source are merged",
+                );
+                None
+            }
+        },
+        _ => None,
+    };
+
+    let (Some(scope), Some(output)) = (scope, output) else {
+        // Errors were recorded for whichever is missing.
+        return Err(errors
+            .0
+            .unwrap_or_else(|| syn::Error::new(Span::call_site(), "invalid query")));
+    };
+    let finish = options.finish.map(|(_, path)| path);
+    errors.finish(Query { kind, scope, func, params, output, row, finish })
+}
+
+/// Checks that every bare name in the chat expression is a parameter.
+fn check_chat_expr(expr: &Expr, params: &[Param], errors: &mut Errors) {
+    struct Names<'a>(Vec<&'a Ident>);
+    impl<'a> Visit<'a> for Names<'a> {
+        fn visit_expr_path(&mut self, path: &'a syn::ExprPath) {
+            if path.qself.is_none()
+                && let Some(ident) = path.path.get_ident()
+            {
+                self.0.push(ident);
+            }
+        }
+        // Method names and fields are not variables.
+        fn visit_member(&mut self, _member: &'a Member) {}
+    }
+    let mut names = Names(Vec::new());
+    names.visit_expr(expr);
+    let known: Vec<String> = params.iter().map(|p| format!("`{}`", p.ident)).collect();
+    for ident in names.0 {
+        if !params.iter().any(|p| p.ident == *ident) {
+            let choices = match known.is_empty() {
+                true => "the function has no parameter besides the connection".to_owned(),
+                false => format!("one of {}", known.join(", ")),
+            };
+            errors.spanned(
+                ident,
+                format!(
+                    "no parameter named `{ident}`; `chat` names the parameter that holds the chat \
+                     id ({choices})"
+                ),
+            );
+        }
+    }
+}
+
+fn is_mut_reference(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(r) if r.mutability.is_some())
+}
+
+/// `T` when `ty` is `QueryResult<T>` (any path ending in `QueryResult`).
+fn query_result_arg(ty: &Type) -> Option<&Type> {
+    single_generic(ty, "QueryResult")
+}
+
+/// `T` when `ty` is `Vec<T>` (any path ending in `Vec`).
+fn vec_arg(ty: &Type) -> Option<&Type> {
+    single_generic(ty, "Vec")
+}
+
+fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [GenericArgument::Type(t)] => Some(t),
+        _ => None,
+    }
+}
+
+/// How paths are written in a rendered signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Paths {
+    /// Absolute paths, for generated code: `::core::option::Option`, `::multisource::Result`.
+    Absolute,
+    /// Short paths, for documentation: `Option`, `Result`. Used by `xtask`, which compiles this
+    /// file too.
+    #[allow(dead_code)]
+    Short,
+}
+
+impl Query {
+    /// The generated method's name: the function's.
+    pub(crate) fn name(&self) -> &Ident {
+        &self.func.sig.ident
+    }
+
+    /// The generated method's signature, without a trailing body or semicolon.
+    pub(crate) fn method_signature(&self, paths: Paths) -> TokenStream {
+        let name = self.name();
+        let generics = &self.func.sig.generics;
+        let where_clause = &generics.where_clause;
+        let params = self.params.iter().map(|p| {
+            let (ident, ty) = (&p.ident, &p.ty);
+            quote!(#ident: #ty)
+        });
+        let (option, result) = match paths {
+            Paths::Absolute => (quote!(::core::option::Option), quote!(::multisource::Result)),
+            Paths::Short => (quote!(Option), quote!(Result)),
+        };
+        let source = match self.kind {
+            Kind::Read => Some(quote!(source: #option<&str>)),
+            Kind::Write => None,
+        };
+        let output = &self.output;
+        let params = params.chain(source);
+        quote! {
+            fn #name #generics(&self, #(#params),*) -> #result<#output> #where_clause
+        }
+    }
+
+    /// A short description of the scope, for documentation: `chat (chat_id)`, `global`,
+    /// `all sources (key chat_id)`. Used by `xtask`, which compiles this file too.
+    #[allow(dead_code)]
+    pub(crate) fn scope_text(&self) -> String {
+        match &self.scope {
+            Scope::Chat(expr) => format!("chat (`{}`)", tokens_text(expr)),
+            Scope::Global => "global".to_owned(),
+            Scope::AllSources { key } => format!("all sources (key `{}`)", tokens_text(key)),
+        }
+    }
+
+    /// How the method routes, in a sentence, for its documentation.
+    pub(crate) fn routing_doc(&self) -> String {
+        match (self.kind, &self.scope) {
+            (Kind::Read, Scope::Chat(expr)) => format!(
+                "A read routed by chat: `source` if given, else the source the chat `{}` is \
+                 mapped to, else the default source.",
+                tokens_text(expr)
+            ),
+            (Kind::Read, Scope::Global) => {
+                "A global read: `source` if given, else the default source.".to_owned()
+            }
+            (Kind::Read, Scope::AllSources { key }) => format!(
+                "A read of every source: with `source`, that source alone; without, every source \
+                 in configuration order, merged, keeping the first row of each `{}`.",
+                tokens_text(key)
+            ),
+            (Kind::Write, Scope::Chat(expr)) => format!(
+                "A write routed by chat, in one transaction: to the source the chat `{}` is \
+                 mapped to, else the default source; refused with `Error::ReadOnlySource` when \
+                 that source is read-only.",
+                tokens_text(expr)
+            ),
+            (Kind::Write, _) => "A global write, in one transaction, to the default source; \
+                                 refused with `Error::ReadOnlySource` when it is read-only."
+                .to_owned(),
+        }
+    }
+}
+
+/// Tokens as text, without the spaces `TokenStream`'s display puts around punctuation.
+pub(crate) fn tokens_text(tokens: impl ToTokens) -> String {
+    let text = tokens.to_token_stream().to_string();
+    text.replace(" . ", ".").replace(" (", "(").replace("( ", "(").replace(" )", ")")
+}
