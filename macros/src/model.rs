@@ -206,19 +206,25 @@ pub(crate) fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<
         errors.spanned(asyncness, "a query is a plain function; remove `async`");
     }
 
-    // The first parameter is the connection.
-    let mut inputs = sig.inputs.iter();
-    match inputs.next() {
-        Some(FnArg::Receiver(receiver)) => errors.spanned(
-            receiver,
-            "annotate a free function, not a method: its first parameter is the connection, \
-             `conn: &mut multisource::Connection`",
-        ),
+    // The first parameter is the connection. When it is not one, it is read as an ordinary
+    // parameter, so that the other checks do not report errors that follow from this one.
+    let mut inputs = sig.inputs.iter().peekable();
+    match inputs.peek() {
+        Some(FnArg::Receiver(receiver)) => {
+            errors.spanned(
+                receiver,
+                "annotate a free function, not a method: its first parameter is the connection, \
+                 `conn: &mut multisource::Connection`",
+            );
+            inputs.next();
+        }
         Some(FnArg::Typed(first)) if !is_mut_reference(&first.ty) => errors.spanned(
             &first.ty,
             "the first parameter must be the connection, `conn: &mut multisource::Connection`",
         ),
-        Some(FnArg::Typed(_)) => {}
+        Some(FnArg::Typed(_)) => {
+            inputs.next();
+        }
         None => errors.push(syn::Error::new(
             sig.paren_token.span.join(),
             "missing connection parameter: the first parameter must be \

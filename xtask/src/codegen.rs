@@ -1,5 +1,6 @@
 //! `cargo xtask codegen`: the files generated from the project's own sources, and their freshness.
 
+mod api;
 mod schema;
 
 use std::fs;
@@ -22,6 +23,8 @@ pub(crate) fn run(mode: Mode) -> Result {
     let mut stale = Vec::new();
     let schema = schema::render()?;
     ensure_file_contents(&root.join("schema/src/schema.rs"), &schema, mode, &mut stale)?;
+    let methods = api::methods(&root.join("core/src/queries"))?;
+    ensure_file_contents(&root.join("docs/API.md"), &api::render(&methods)?, mode, &mut stale)?;
     match stale.is_empty() {
         true => Ok(()),
         false => Err(format!(
@@ -91,5 +94,13 @@ mod tests {
         if let Err(message) = run(Mode::Check) {
             panic!("{message}");
         }
+    }
+
+    /// The queries are the Python bot's 50 data methods, by category.
+    #[test]
+    fn the_api_has_the_fifty_python_methods() {
+        let methods = api::methods(&project_root().join("core/src/queries")).unwrap();
+        assert_eq!(api::counts(&methods), [14, 2, 8, 17, 9]);
+        assert_eq!(methods.len(), 50);
     }
 }

@@ -9,6 +9,23 @@ use crate::enums::SpamReason;
 use crate::models::SpamMessage;
 use crate::schema::{ham_messages, spam_messages};
 
+/// Inserts a message into `spam_messages` or `ham_messages`, which have one shape.
+macro_rules! record {
+    ($table:ident, $conn:expr, $chat_id:expr, $user_id:expr, $message_id:expr, $text:expr, $reason:expr, $score:expr) => {
+        diesel::insert_into($table::table)
+            .values((
+                $table::chat_id.eq($chat_id),
+                $table::user_id.eq($user_id),
+                $table::message_id.eq($message_id),
+                $table::text.eq($text),
+                $table::reason.eq($reason),
+                $table::score.eq($score),
+            ))
+            .execute($conn)
+            .map(drop)
+    };
+}
+
 /// Records a message as spam; one already recorded is an error, and nothing is written.
 #[multisource::write(chat = chat_id)]
 pub fn add_spam_message(
@@ -20,17 +37,7 @@ pub fn add_spam_message(
     spam_reason: SpamReason,
     score: f64,
 ) -> QueryResult<()> {
-    diesel::insert_into(spam_messages::table)
-        .values((
-            spam_messages::chat_id.eq(chat_id),
-            spam_messages::user_id.eq(user_id),
-            spam_messages::message_id.eq(message_id),
-            spam_messages::text.eq(message_text),
-            spam_messages::reason.eq(spam_reason),
-            spam_messages::score.eq(score),
-        ))
-        .execute(conn)
-        .map(drop)
+    record!(spam_messages, conn, chat_id, user_id, message_id, message_text, spam_reason, score)
 }
 
 /// Records a message as ham (not spam); one already recorded is an error, and nothing is written.
@@ -44,17 +51,7 @@ pub fn add_ham_message(
     spam_reason: SpamReason,
     score: f64,
 ) -> QueryResult<()> {
-    diesel::insert_into(ham_messages::table)
-        .values((
-            ham_messages::chat_id.eq(chat_id),
-            ham_messages::user_id.eq(user_id),
-            ham_messages::message_id.eq(message_id),
-            ham_messages::text.eq(message_text),
-            ham_messages::reason.eq(spam_reason),
-            ham_messages::score.eq(score),
-        ))
-        .execute(conn)
-        .map(drop)
+    record!(ham_messages, conn, chat_id, user_id, message_id, message_text, spam_reason, score)
 }
 
 /// The spam messages with exactly this text.

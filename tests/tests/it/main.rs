@@ -9,6 +9,7 @@ mod api_users;
 mod common;
 mod compat;
 mod config;
+mod extension;
 mod pool;
 mod readonly;
 mod routing;
