@@ -30,6 +30,7 @@ mod database;
 pub mod enums;
 pub mod models;
 pub mod queries;
+pub mod timestamps;
 
 pub use crate::database::Database;
 pub use crate::enums::{

@@ -12,6 +12,7 @@ use crate::schema::{
     chat_info, chat_messages, chat_summarization_cache, chat_topics, chat_users, delayed_tasks,
     media_attachments, spam_messages,
 };
+use crate::timestamps::{MaybeStamp, Stamp};
 
 /// A message, with its author's name and its media attachment (the Python `ChatMessageDict`).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
@@ -22,6 +23,7 @@ pub struct ChatMessage {
     /// The message id, as text (Telegram's integers and Max's strings alike).
     pub message_id: String,
     /// When the message was sent.
+    #[diesel(deserialize_as = Stamp)]
     pub date: NaiveDateTime,
     /// The author.
     pub user_id: i64,
@@ -42,6 +44,7 @@ pub struct ChatMessage {
     /// The media attachment's `file_unique_id`, if any.
     pub media_id: Option<String>,
     /// When the row was written.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// The author's username in the chat (from `chat_users`).
     #[diesel(select_expression = chat_users::username)]
@@ -71,8 +74,10 @@ pub struct ChatUser {
     /// How many messages the user saved in the chat.
     pub messages_count: i64,
     /// When the row was created.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// When the row last changed: the user was last seen then.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
     /// True when the user is marked as a spammer.
     pub is_spammer: bool,
@@ -95,8 +100,10 @@ pub struct ChatInfo {
     /// True for forum supergroups.
     pub is_forum: bool,
     /// When the row was created.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// When the row last changed.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -115,8 +122,10 @@ pub struct ChatTopic {
     /// The topic's name.
     pub name: Option<String>,
     /// When the row was created.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// When the row last changed.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -147,8 +156,10 @@ pub struct MediaAttachment {
     /// Its description.
     pub description: Option<String>,
     /// When the row was created.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// When the row last changed.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -167,8 +178,10 @@ pub struct DelayedTask {
     /// True once done.
     pub is_done: bool,
     /// When the row was created.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// When the row last changed.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -189,8 +202,10 @@ pub struct SpamMessage {
     /// The classifier's score.
     pub score: f64,
     /// When the row was created.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// When the row last changed.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -215,8 +230,10 @@ pub struct ChatSummarization {
     /// The summary.
     pub summary: String,
     /// When the row was created.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// When the row last changed.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -228,8 +245,10 @@ pub struct CacheEntry {
     /// The cached data, usually JSON.
     pub data: String,
     /// When the entry was created.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub created_at: Option<NaiveDateTime>,
     /// When the entry was last written.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -243,6 +262,7 @@ pub struct CacheStorageEntry {
     /// The value.
     pub value: String,
     /// When the entry was last written.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub updated_at: Option<NaiveDateTime>,
 }
 

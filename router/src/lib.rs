@@ -14,10 +14,14 @@
 //! any connection is taken. Read-only sources are also opened read-only by SQLite, and every read,
 //! on every source, runs on a read-only connection.
 
+mod checkpoints;
 mod config;
 mod error;
+mod helpers;
+mod qpsg;
 mod route;
 mod router;
+mod slots;
 mod source;
 mod stats;
 

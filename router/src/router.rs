@@ -2,16 +2,27 @@
 
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use scheduled_thread_pool::ScheduledThreadPool;
 
+use crate::checkpoints::Checkpoints;
 use crate::config::{Config, OnSourceError};
 use crate::error::{Error, Result};
+use crate::helpers::{Helpers, PartFn};
 use crate::route::{Access, Route, Tier};
 use crate::source::{Source, SourceInfo};
 use crate::stats::Stats;
+
+/// The most helper threads a router starts for reads of every source.
+const MAX_HELPERS: usize = 8;
+
+/// A source's part of a fan-out goes to a helper thread when its recent parts took longer than
+/// this: below it, waking a helper and handing the result back costs more than the read saves
+/// (10 to 30 µs on the 2-core machines measured in BENCHMARKS.md).
+const OFFLOAD_ABOVE: Duration = Duration::from_micros(50);
 
 /// Every source of a configuration, opened, and the routing between them.
 ///
@@ -19,12 +30,16 @@ use crate::stats::Stats;
 /// connection of the resolved source; writes run in a `BEGIN IMMEDIATE` transaction on its writer,
 /// and are refused before any connection is taken when the source is read-only.
 pub struct Router {
+    // Declared first so that its thread stops, and closes its connections, before the sources.
+    checkpoints: Checkpoints,
     sources: Vec<Source>,
     by_name: FxHashMap<Box<str>, usize>,
     mapping: FxHashMap<i64, usize>,
     default: usize,
     on_source_error: OnSourceError,
     config: Config,
+    // Reads of every source run their parts on these threads too.
+    helpers: Helpers,
     // The pools create connections on these threads; one set for every pool.
     _threads: Arc<ScheduledThreadPool>,
 }
@@ -42,7 +57,7 @@ impl Router {
     pub fn open(config: Config) -> Result<Router> {
         let threads = Arc::new(
             ScheduledThreadPool::builder()
-                .num_threads(2)
+                .num_threads(1)
                 .thread_name_pattern("multisource-pool-{}")
                 .build(),
         );
@@ -74,7 +89,18 @@ impl Router {
         let mapping =
             config.chat_mapping().iter().map(|(chat, name)| (*chat, index(name))).collect();
         let default = index(config.default_source());
+        let helpers = Helpers::new(sources.len().saturating_sub(1).min(MAX_HELPERS));
+        let mut targets = Vec::new();
+        for source in &mut sources {
+            if crate::source::has_background_checkpoints(&source.info.config) {
+                source.checkpoint = Some(targets.len());
+                targets.push(source.checkpoint_target());
+            }
+        }
+        let checkpoints = Checkpoints::new(targets);
         Ok(Router {
+            checkpoints,
+            helpers,
             mapping,
             default,
             on_source_error: config.on_source_error(),
@@ -176,8 +202,10 @@ impl Router {
         let result = source.writer().and_then(|mut conn| {
             conn.immediate_transaction(query).map_err(|e| source.id.query_error(e, Access::Write))
         });
-        if result.is_err() {
-            source.counters.error();
+        match (&result, source.checkpoint) {
+            (Err(_), _) => source.counters.error(),
+            (Ok(_), Some(target)) => self.checkpoints.wrote(target),
+            (Ok(_), None) => {}
         }
         result
     }
@@ -204,36 +232,48 @@ impl Router {
         }
         let visit = |source: &Source| -> Result<Vec<T>> {
             source.counters.fan_out_read();
+            let started = Instant::now();
             let result = source.reader().and_then(|mut conn| {
                 query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
             });
+            source.counters.fan_out_took(started.elapsed());
             if result.is_err() {
                 source.counters.error();
             }
             result
         };
         tracing::debug!(target: "multisource", op, sources = self.sources.len(), "fan-out");
-        let results: Vec<Result<Vec<T>>> = match self.sources.as_slice() {
-            [only] => vec![visit(only)],
-            [first, rest @ ..] => std::thread::scope(|scope| {
-                let handles: Vec<_> = rest.iter().map(|s| scope.spawn(move || visit(s))).collect();
-                let mut results = vec![visit(first)];
-                for (handle, source) in handles.into_iter().zip(rest) {
-                    results.push(handle.join().unwrap_or_else(|_| {
-                        Err(Error::Open {
-                            source_name: source.id.name.to_string(),
-                            path: source.info.path.clone(),
-                            detail: "the fan-out worker panicked".into(),
-                        })
-                    }));
+        // The sources run in parallel when helpers are free; results keep configuration order.
+        let slots: Vec<std::sync::Mutex<Option<Result<Vec<T>>>>> =
+            self.sources.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let parts: Vec<_> = (0..self.sources.len())
+            .map(|i| {
+                let (slots, visit, sources) = (&slots, &visit, &self.sources);
+                move || {
+                    let result = visit(&sources[i]);
+                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
                 }
-                results
-            }),
-            [] => Vec::new(),
-        };
+            })
+            .collect();
+        // Slow sources go to helpers, but for the first, which stays here; the rest stays here too.
+        let (mut inline, mut offered): (Vec<PartFn<'_>>, Vec<PartFn<'_>>) =
+            (Vec::new(), Vec::new());
+        let mut kept_a_slow_one = false;
+        for (part, source) in parts.iter().zip(&self.sources) {
+            let slow = source.counters.fan_out_cost() > OFFLOAD_ABOVE;
+            match slow && std::mem::replace(&mut kept_a_slow_one, true) {
+                true => offered.push(part),
+                false => inline.push(part),
+            }
+        }
+        self.helpers.run(&inline, &offered);
+        let results = slots.into_iter().map(|slot| {
+            let result = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+            result.unwrap_or_else(|| unreachable!("`Helpers::run` runs every part once"))
+        });
         let mut seen = FxHashSet::default();
         let mut rows = Vec::new();
-        for (result, source) in results.into_iter().zip(&self.sources) {
+        for (result, source) in results.zip(&self.sources) {
             match result {
                 Ok(found) => rows.extend(found.into_iter().filter(|row| seen.insert(key(row)))),
                 Err(error) => match self.on_source_error {
@@ -256,7 +296,13 @@ impl Router {
 
     /// The counters of every source, in configuration order.
     pub fn stats(&self) -> Stats {
-        Stats { sources: self.sources.iter().map(Source::stats).collect() }
+        let stats = self.sources.iter().map(|source| {
+            let background = source
+                .checkpoint
+                .map_or((false, 0), |t| (self.checkpoints.is_open(t), self.checkpoints.done(t)));
+            source.stats(background)
+        });
+        Stats { sources: stats.collect() }
     }
 }
 

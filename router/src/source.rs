@@ -2,8 +2,9 @@
 //! made when it is opened.
 //!
 //! A writable source has a writer pool of exactly one connection (SQLite admits one writer at a
-//! time; queueing writers in the pool never produces `SQLITE_BUSY` between them) and a reader pool
-//! of `pool-size - 1` connections. Every reader, on every source, is opened with `mode=ro` and runs
+//! time; queueing writers in the pool never produces `SQLITE_BUSY` between them), one connection
+//! for background checkpoints when `pool-size` is 3 or more (see [`crate::checkpoints`]), and
+//! readers for the rest of `pool-size`. Calls lease the pools' connections through [`Slots`]. Every reader, on every source, is opened with `mode=ro` and runs
 //! with `query_only = ON`, so a read can never write, whatever SQL it runs. A read-only source has
 //! only readers, and its file is never created, migrated or written.
 
@@ -14,20 +15,17 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sql_types::Text;
 use multisource_migrations::SchemaState;
 use scheduled_thread_pool::ScheduledThreadPool;
 
+use crate::checkpoints;
 use crate::config::{Durability, SourceConfig};
 use crate::error::{Error, RefusedBy, Result};
 use crate::route::Access;
-use crate::stats::{Counters, PoolEvents, SourceStats};
-
-/// A pooled SQLite connection.
-pub(crate) type PooledSqlite = PooledConnection<ConnectionManager<SqliteConnection>>;
-
-type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+use crate::slots::{Lease, Slots, Unavailable};
+use crate::stats::{Counters, SourceStats};
 
 /// What opening a source found and did.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +46,12 @@ pub(crate) struct Source {
     pub(crate) id: SourceId,
     pub(crate) counters: Arc<Counters>,
     pub(crate) info: SourceInfo,
-    readers: SqlitePool,
-    writer: Option<SqlitePool>,
+    /// The source's index among the checkpointer's targets, when it has background checkpoints.
+    pub(crate) checkpoint: Option<usize>,
+    // Readers are declared before the writer so that they close first: the last connection to
+    // close checkpoints and removes the `-wal` file, which only a writable connection can do.
+    readers: Slots,
+    writer: Option<Slots>,
 }
 
 /// What identifies a source in its errors.
@@ -93,26 +95,28 @@ impl Source {
         };
         id.check_schema(&mut setup)?;
         drop(setup);
+        crate::qpsg::register(&id.path);
         let counters = Arc::<Counters>::default();
-        let (readers, writer) = match id.readonly {
-            true => (id.pool(Access::Read, id.pool_size, threads, &counters, config)?, None),
-            false => (
-                id.pool(Access::Read, id.pool_size - 1, threads, &counters, config)?,
-                Some(id.pool(Access::Write, 1, threads, &counters, config)?),
+        let background = has_background_checkpoints(config);
+        let (readers, writer) = match (id.readonly, background) {
+            (true, _) => (id.pool(Access::Read, id.pool_size, threads, config)?, None),
+            (false, background) => (
+                id.pool(Access::Read, id.pool_size - 1 - u32::from(background), threads, config)?,
+                Some(id.pool(Access::Write, 1, threads, config)?),
             ),
         };
-        Ok(Source { id, counters, info, readers, writer })
+        Ok(Source { id, counters, info, checkpoint: None, readers, writer })
     }
 
     /// A connection for reads: read-only, `query_only = ON`.
-    pub(crate) fn reader(&self) -> Result<PooledSqlite> {
-        self.readers.get().map_err(|e| self.id.pool_error(&e))
+    pub(crate) fn reader(&self) -> Result<Lease<'_>> {
+        self.lease(&self.readers)
     }
 
     /// The writer connection; refuses before taking anything when the source is read-only.
-    pub(crate) fn writer(&self) -> Result<PooledSqlite> {
+    pub(crate) fn writer(&self) -> Result<Lease<'_>> {
         match &self.writer {
-            Some(pool) => pool.get().map_err(|e| self.id.pool_error(&e)),
+            Some(slots) => self.lease(slots),
             None => {
                 self.counters.refused_write();
                 Err(Error::ReadOnlySource {
@@ -123,10 +127,40 @@ impl Source {
         }
     }
 
-    pub(crate) fn stats(&self) -> SourceStats {
-        let open = self.readers.state().connections
-            + self.writer.as_ref().map_or(0, |w| w.state().connections);
-        self.counters.snapshot(&self.id.name, open)
+    fn lease<'a>(&'a self, slots: &'a Slots) -> Result<Lease<'a>> {
+        match slots.lease(self.id.timeout) {
+            Ok((lease, waited)) => {
+                self.counters.checkout(waited);
+                Ok(lease)
+            }
+            Err(unavailable) => {
+                self.counters.checkout_timeout();
+                Err(match unavailable {
+                    Unavailable::Busy => self.id.busy_pool_error(),
+                    Unavailable::Open(error) => self.id.pool_error(&error),
+                })
+            }
+        }
+    }
+
+    /// The source's counters; `background` tells whether the checkpointer holds a connection to
+    /// it and how many checkpoints it ran.
+    pub(crate) fn stats(&self, background: (bool, u64)) -> SourceStats {
+        let open = self.readers.open_connections()
+            + self.writer.as_ref().map_or(0, Slots::open_connections)
+            + u32::from(background.0);
+        let mut stats = self.counters.snapshot(&self.id.name, open);
+        stats.background_checkpoints = background.1;
+        stats
+    }
+
+    /// What the checkpointer needs to open this source.
+    pub(crate) fn checkpoint_target(&self) -> checkpoints::Target {
+        checkpoints::Target {
+            name: self.id.name.clone(),
+            uri: uri(&self.info.path, "rw"),
+            busy_timeout_ms: self.id.timeout.as_millis(),
+        }
     }
 }
 
@@ -209,12 +243,11 @@ impl SourceId {
         access: Access,
         size: u32,
         threads: &Arc<ScheduledThreadPool>,
-        counters: &Arc<Counters>,
         config: &SourceConfig,
-    ) -> Result<SqlitePool> {
+    ) -> Result<Slots> {
         let (mode, pragmas) = match access {
             Access::Read => ("ro", reader_pragmas(self.timeout)),
-            Access::Write => ("rwc", writer_pragmas(self.timeout, config.get_durability())),
+            Access::Write => ("rwc", writer_pragmas(self.timeout, config)),
         };
         Pool::builder()
             .max_size(size)
@@ -225,8 +258,8 @@ impl SourceId {
             .connection_timeout(self.timeout)
             .thread_pool(threads.clone())
             .connection_customizer(Box::new(Pragmas(pragmas)))
-            .event_handler(Box::new(PoolEvents(counters.clone())))
             .build(ConnectionManager::new(uri(&self.path, mode)))
+            .map(Slots::new)
             .map_err(|e| self.pool_error(&e))
     }
 
@@ -238,10 +271,18 @@ impl SourceId {
         let detail = error.to_string();
         let detail = detail.strip_prefix("timed out waiting for connection: ").unwrap_or(&detail);
         let detail = match detail == "timed out waiting for connection" {
-            true => format!("all {} connection(s) were busy", self.pool_size),
+            true => format!("no connection could be opened in time ({} at most)", self.pool_size),
             false => format!("the last attempt to connect failed: {detail}"),
         };
         Error::PoolTimeout { source_name: self.name.to_string(), timeout: self.timeout, detail }
+    }
+
+    fn busy_pool_error(&self) -> Error {
+        Error::PoolTimeout {
+            source_name: self.name.to_string(),
+            timeout: self.timeout,
+            detail: format!("all {} connection(s) were busy", self.pool_size),
+        }
     }
 
     /// Turns a diesel error on this source into the error that says what happened.
@@ -286,12 +327,27 @@ fn reader_pragmas(timeout: Duration) -> String {
     format!("PRAGMA busy_timeout = {}; PRAGMA query_only = ON;", timeout.as_millis())
 }
 
-fn writer_pragmas(timeout: Duration, durability: Durability) -> String {
-    let synchronous = match durability {
+fn writer_pragmas(timeout: Duration, config: &SourceConfig) -> String {
+    let synchronous = match config.get_durability() {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
     };
-    format!("PRAGMA busy_timeout = {}; PRAGMA synchronous = {synchronous};", timeout.as_millis())
+    // With background checkpoints, the writer's own is only a backstop; else SQLite's default.
+    let autocheckpoint = match has_background_checkpoints(config) {
+        true => checkpoints::BACKSTOP_PAGES,
+        false => 1_000,
+    };
+    format!(
+        "PRAGMA busy_timeout = {}; PRAGMA synchronous = {synchronous}; \
+         PRAGMA wal_autocheckpoint = {autocheckpoint};",
+        timeout.as_millis()
+    )
+}
+
+/// A writable source checkpoints in the background when `pool-size` leaves a connection for it
+/// besides the writer and a reader.
+pub(crate) fn has_background_checkpoints(config: &SourceConfig) -> bool {
+    !config.is_readonly() && config.get_pool_size() >= 3
 }
 
 fn journal_mode(conn: &mut SqliteConnection, sql: &str) -> QueryResult<String> {

@@ -4,9 +4,6 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use r2d2::HandleEvent;
-use r2d2::event::{CheckoutEvent, TimeoutEvent};
-
 use crate::route::Tier;
 
 /// A snapshot of every source's counters, in configuration order.
@@ -64,8 +61,10 @@ pub struct SourceStats {
     pub checkout_wait: Duration,
     /// Checkouts that gave up after the source's timeout.
     pub checkout_timeouts: u64,
-    /// Connections the source's pools hold open now.
+    /// Connections the source holds open now: its pools', and the background checkpointer's.
     pub open_connections: u32,
+    /// Background checkpoints run on the source (writable sources with `pool-size` 3 or more).
+    pub background_checkpoints: u64,
 }
 
 /// The live counters of one source.
@@ -80,6 +79,8 @@ pub(crate) struct Counters {
     checkouts: AtomicU64,
     wait_nanos: AtomicU64,
     timeouts: AtomicU64,
+    // A moving average of how long this source's parts of fan-out reads take, in nanoseconds.
+    fan_out_nanos: AtomicU64,
 }
 
 impl Counters {
@@ -107,6 +108,36 @@ impl Counters {
         self.fan_out_failures.fetch_add(1, Relaxed);
     }
 
+    /// A connection was leased, after waiting `waited` when none was free.
+    pub(crate) fn checkout(&self, waited: Option<Duration>) {
+        self.checkouts.fetch_add(1, Relaxed);
+        if let Some(waited) = waited {
+            let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+            self.wait_nanos.fetch_add(nanos, Relaxed);
+        }
+    }
+
+    /// Records how long a part of a fan-out read took on this source.
+    pub(crate) fn fan_out_took(&self, took: Duration) {
+        let sample = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let old = self.fan_out_nanos.load(Relaxed);
+        // A moving average over about the last eight parts; races only lose a sample.
+        let new = match old {
+            0 => sample,
+            old => old - old / 8 + sample / 8,
+        };
+        self.fan_out_nanos.store(new, Relaxed);
+    }
+
+    /// How long this source's parts of fan-out reads take lately.
+    pub(crate) fn fan_out_cost(&self) -> Duration {
+        Duration::from_nanos(self.fan_out_nanos.load(Relaxed))
+    }
+
+    pub(crate) fn checkout_timeout(&self) {
+        self.timeouts.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self, name: &str, open_connections: u32) -> SourceStats {
         let tiers = |a: &[AtomicU64; 3]| TierCounts {
             explicit: a[Tier::Explicit as usize].load(Relaxed),
@@ -125,22 +156,7 @@ impl Counters {
             checkout_wait: Duration::from_nanos(self.wait_nanos.load(Relaxed)),
             checkout_timeouts: self.timeouts.load(Relaxed),
             open_connections,
+            background_checkpoints: 0,
         }
-    }
-}
-
-/// Feeds a pool's events into the source's counters.
-#[derive(Debug)]
-pub(crate) struct PoolEvents(pub(crate) std::sync::Arc<Counters>);
-
-impl HandleEvent for PoolEvents {
-    fn handle_checkout(&self, event: CheckoutEvent) {
-        self.0.checkouts.fetch_add(1, Relaxed);
-        let nanos = u64::try_from(event.duration().as_nanos()).unwrap_or(u64::MAX);
-        self.0.wait_nanos.fetch_add(nanos, Relaxed);
-    }
-
-    fn handle_timeout(&self, _event: TimeoutEvent) {
-        self.0.timeouts.fetch_add(1, Relaxed);
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! - `cargo xtask codegen [--check]`: writes the generated files (`schema/src/schema.rs`), or
 //!   with `--check` fails when one of them is stale.
+//! - `cargo xtask bench [overhead | peer | scale] [options]`: builds the benchmarks in release mode
+//!   and runs them (all of them without an argument); see `BENCHMARKS.md`.
 //! - `cargo xtask ci`: runs what `.ci/run` runs, in the same order.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -18,6 +20,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(codegen::Mode::Write),
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["ci"] => ci(),
+        ["bench", rest @ ..] => bench(rest),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -37,6 +40,9 @@ usage: cargo xtask <task>
 
 tasks:
   codegen [--check]   write the generated files, or check that they are fresh
+  bench [what] [opts] run the benchmarks in release mode: overhead, peer, scale
+                      (all without one); peer takes --durability normal|full, --reps N;
+                      --quick runs them small
   ci                  run the checks of .ci/run: fmt, clippy, codegen --check, tests";
 
 /// The result of a task: an error is a message for the user, saying what to do.
@@ -45,6 +51,20 @@ pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 /// The workspace root, the parent of this crate's folder.
 pub(crate) fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn bench(args: &[&str]) -> Result {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["run", "--quiet", "--release", "--package", "multisource-bench", "--"])
+        .args(args)
+        .current_dir(project_root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    match status.success() {
+        true => Ok(()),
+        false => Err("the benchmark failed".into()),
+    }
 }
 
 fn ci() -> Result {

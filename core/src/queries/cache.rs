@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use crate::Connection;
 use crate::enums::CacheType;
 use crate::models::{CacheEntry, CacheStorageEntry};
+use crate::queries::cached;
 use crate::queries::whole_seconds;
 use crate::schema::cache_storage as storage;
 
@@ -61,18 +62,20 @@ pub fn set_cache_storage(
     key: &str,
     value: &str,
 ) -> QueryResult<()> {
-    diesel::insert_into(storage::table)
-        .values((
-            storage::namespace.eq(namespace),
-            storage::key.eq(key),
-            storage::value.eq(value),
-            storage::updated_at.eq(now),
-        ))
-        .on_conflict((storage::namespace, storage::key))
-        .do_update()
-        .set((storage::value.eq(value), storage::updated_at.eq(now)))
-        .execute(conn)
-        .map(drop)
+    cached(
+        diesel::insert_into(storage::table)
+            .values((
+                storage::namespace.eq(namespace),
+                storage::key.eq(key),
+                storage::value.eq(value),
+                storage::updated_at.eq(now),
+            ))
+            .on_conflict((storage::namespace, storage::key))
+            .do_update()
+            .set((storage::value.eq(value), storage::updated_at.eq(now))),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 /// Removes `key` from `namespace` of the generic cache; true when it was there.
@@ -121,12 +124,11 @@ pub fn set_cache_entry(
     cache_type: CacheType,
 ) -> QueryResult<()> {
     with_cache_table!(cache_type, t => {
-        diesel::insert_into(t::table)
+        cached(diesel::insert_into(t::table)
             .values((t::key.eq(key), t::data.eq(data), t::created_at.eq(now), t::updated_at.eq(now)))
             .on_conflict(t::key)
             .do_update()
-            .set((t::data.eq(data), t::updated_at.eq(now)))
-            .execute(conn)
+            .set((t::data.eq(data), t::updated_at.eq(now)))).execute(conn)
             .map(drop)
     })
 }

@@ -13,6 +13,7 @@ use diesel::prelude::*;
 
 use crate::enums::MessageCategory;
 use crate::models::{ChatMessage, MediaAttachment, NewMessage};
+use crate::queries::cached;
 use crate::queries::whole_seconds;
 use crate::schema::{chat_messages, chat_stats, chat_user_stats, chat_users, media_attachments};
 use crate::{Connection, Database};
@@ -44,13 +45,13 @@ pub fn attach_media<M: Messages>(
     source: Option<&str>,
     mut found: M,
 ) -> multisource::Result<M> {
-    let default = db.config().default_source();
-    if db.route(chat_id, source)?.source() == default {
-        return Ok(found);
-    }
     let missing: Vec<String> =
         found.messages().filter(|m| m.media.is_none()).filter_map(|m| m.media_id.clone()).collect();
     if missing.is_empty() {
+        return Ok(found);
+    }
+    let default = db.config().default_source();
+    if db.route(chat_id, source)?.source() == default {
         return Ok(found);
     }
     let media: Vec<MediaAttachment> = db.read(None, Some(default), |conn| {
@@ -116,42 +117,49 @@ pub fn save_chat_message(
             chat_messages::media_id.eq(message.media_id),
         ))
         .execute(conn)?;
-    diesel::update(chat_users::table.find((chat_id, user_id)))
-        .set((
-            chat_users::messages_count.eq(chat_users::messages_count + 1),
-            chat_users::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    diesel::insert_into(chat_stats::table)
-        .values((
-            chat_stats::chat_id.eq(chat_id),
-            chat_stats::date.eq(day),
-            chat_stats::messages_count.eq(1),
-            chat_stats::updated_at.eq(now),
-        ))
-        .on_conflict((chat_stats::chat_id, chat_stats::date))
-        .do_update()
-        .set((
-            chat_stats::messages_count.eq(chat_stats::messages_count + 1),
-            chat_stats::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    diesel::insert_into(chat_user_stats::table)
-        .values((
-            chat_user_stats::chat_id.eq(chat_id),
-            chat_user_stats::user_id.eq(user_id),
-            chat_user_stats::date.eq(day),
-            chat_user_stats::messages_count.eq(1),
-            chat_user_stats::updated_at.eq(now),
-        ))
-        .on_conflict((chat_user_stats::chat_id, chat_user_stats::user_id, chat_user_stats::date))
-        .do_update()
-        .set((
-            chat_user_stats::messages_count.eq(chat_user_stats::messages_count + 1),
-            chat_user_stats::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map(drop)
+    cached(diesel::update(chat_users::table.find((chat_id, user_id))).set((
+        chat_users::messages_count.eq(chat_users::messages_count + 1),
+        chat_users::updated_at.eq(now),
+    )))
+    .execute(conn)?;
+    cached(
+        diesel::insert_into(chat_stats::table)
+            .values((
+                chat_stats::chat_id.eq(chat_id),
+                chat_stats::date.eq(day),
+                chat_stats::messages_count.eq(1),
+                chat_stats::updated_at.eq(now),
+            ))
+            .on_conflict((chat_stats::chat_id, chat_stats::date))
+            .do_update()
+            .set((
+                chat_stats::messages_count.eq(chat_stats::messages_count + 1),
+                chat_stats::updated_at.eq(now),
+            )),
+    )
+    .execute(conn)?;
+    cached(
+        diesel::insert_into(chat_user_stats::table)
+            .values((
+                chat_user_stats::chat_id.eq(chat_id),
+                chat_user_stats::user_id.eq(user_id),
+                chat_user_stats::date.eq(day),
+                chat_user_stats::messages_count.eq(1),
+                chat_user_stats::updated_at.eq(now),
+            ))
+            .on_conflict((
+                chat_user_stats::chat_id,
+                chat_user_stats::user_id,
+                chat_user_stats::date,
+            ))
+            .do_update()
+            .set((
+                chat_user_stats::messages_count.eq(chat_user_stats::messages_count + 1),
+                chat_user_stats::updated_at.eq(now),
+            )),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 /// The chat's messages, newest first: sent strictly after `since` and strictly before `till`
@@ -253,8 +261,10 @@ pub fn update_chat_message_category(
     message_id: &str,
     category: MessageCategory,
 ) -> QueryResult<bool> {
-    diesel::update(chat_messages::table.find((chat_id, message_id)))
-        .set(chat_messages::message_category.eq(category))
-        .execute(conn)
-        .map(|n| n > 0)
+    cached(
+        diesel::update(chat_messages::table.find((chat_id, message_id)))
+            .set(chat_messages::message_category.eq(category)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
 }

@@ -6,6 +6,7 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 
 use crate::Connection;
+use crate::queries::cached;
 use crate::schema::chat_settings;
 
 /// The value of the chat's setting `key`, or `None` when it is not set.
@@ -46,18 +47,20 @@ pub fn set_chat_setting(
     key: &str,
     value: &str,
 ) -> QueryResult<()> {
-    diesel::insert_into(chat_settings::table)
-        .values((
-            chat_settings::chat_id.eq(chat_id),
-            chat_settings::key.eq(key),
-            chat_settings::value.eq(value),
-            chat_settings::updated_at.eq(now),
-        ))
-        .on_conflict((chat_settings::chat_id, chat_settings::key))
-        .do_update()
-        .set((chat_settings::value.eq(value), chat_settings::updated_at.eq(now)))
-        .execute(conn)
-        .map(drop)
+    cached(
+        diesel::insert_into(chat_settings::table)
+            .values((
+                chat_settings::chat_id.eq(chat_id),
+                chat_settings::key.eq(key),
+                chat_settings::value.eq(value),
+                chat_settings::updated_at.eq(now),
+            ))
+            .on_conflict((chat_settings::chat_id, chat_settings::key))
+            .do_update()
+            .set((chat_settings::value.eq(value), chat_settings::updated_at.eq(now))),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 /// Removes the chat's setting `key`; true when it was set.

@@ -7,6 +7,7 @@ use diesel::upsert::excluded;
 
 use crate::Connection;
 use crate::models::{ChatInfo, ChatUser};
+use crate::queries::cached;
 use crate::queries::whole_seconds;
 use crate::schema::{chat_info, chat_users};
 
@@ -20,23 +21,25 @@ pub fn update_chat_user(
     username: &str,
     full_name: &str,
 ) -> QueryResult<()> {
-    diesel::insert_into(chat_users::table)
-        .values((
-            chat_users::chat_id.eq(chat_id),
-            chat_users::user_id.eq(user_id),
-            chat_users::username.eq(username),
-            chat_users::full_name.eq(full_name),
-            chat_users::updated_at.eq(now),
-        ))
-        .on_conflict((chat_users::chat_id, chat_users::user_id))
-        .do_update()
-        .set((
-            chat_users::username.eq(excluded(chat_users::username)),
-            chat_users::full_name.eq(excluded(chat_users::full_name)),
-            chat_users::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map(drop)
+    cached(
+        diesel::insert_into(chat_users::table)
+            .values((
+                chat_users::chat_id.eq(chat_id),
+                chat_users::user_id.eq(user_id),
+                chat_users::username.eq(username),
+                chat_users::full_name.eq(full_name),
+                chat_users::updated_at.eq(now),
+            ))
+            .on_conflict((chat_users::chat_id, chat_users::user_id))
+            .do_update()
+            .set((
+                chat_users::username.eq(excluded(chat_users::username)),
+                chat_users::full_name.eq(excluded(chat_users::full_name)),
+                chat_users::updated_at.eq(now),
+            )),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 /// The user in the chat, if known.
@@ -58,10 +61,12 @@ pub fn mark_user_is_spammer(
     user_id: i64,
     is_spammer: bool,
 ) -> QueryResult<bool> {
-    diesel::update(chat_users::table.find((chat_id, user_id)))
-        .set(chat_users::is_spammer.eq(is_spammer))
-        .execute(conn)
-        .map(|n| n > 0)
+    cached(
+        diesel::update(chat_users::table.find((chat_id, user_id)))
+            .set(chat_users::is_spammer.eq(is_spammer)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
 }
 
 /// Replaces the user's metadata in the chat; true when the user is known there.
@@ -72,10 +77,12 @@ pub fn update_user_metadata(
     user_id: i64,
     metadata: &str,
 ) -> QueryResult<bool> {
-    diesel::update(chat_users::table.find((chat_id, user_id)))
-        .set((chat_users::metadata.eq(metadata), chat_users::updated_at.eq(now)))
-        .execute(conn)
-        .map(|n| n > 0)
+    cached(
+        diesel::update(chat_users::table.find((chat_id, user_id)))
+            .set((chat_users::metadata.eq(metadata), chat_users::updated_at.eq(now))),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
 }
 
 /// The user of the chat with exactly this username (case-sensitive, with its `@`).

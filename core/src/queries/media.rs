@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::Connection;
 use crate::models::{MediaAttachment, MediaAttachmentUpdate, NewMediaAttachment};
+use crate::queries::cached;
 use crate::schema::media_attachments as media;
 
 /// Records a new media attachment; one already recorded under `file_unique_id` is an error, and
@@ -43,8 +44,10 @@ pub fn update_media_attachment(
 ) -> QueryResult<bool> {
     let target = media::table.filter(media::file_unique_id.eq(media_id));
     let changed = match *update == MediaAttachmentUpdate::default() {
-        true => diesel::update(target).set(media::updated_at.eq(now)).execute(conn)?,
-        false => diesel::update(target).set((update, media::updated_at.eq(now))).execute(conn)?,
+        true => cached(diesel::update(target).set(media::updated_at.eq(now))).execute(conn)?,
+        false => {
+            cached(diesel::update(target).set((update, media::updated_at.eq(now)))).execute(conn)?
+        }
     };
     Ok(changed > 0)
 }

@@ -8,6 +8,7 @@
 //! many).
 
 pub mod cache;
+mod cached;
 pub mod chat_info;
 pub mod chat_messages;
 pub mod chat_settings;
@@ -20,6 +21,8 @@ pub mod summarization;
 pub mod user_data;
 
 use chrono::{NaiveDateTime, Timelike};
+
+pub use crate::queries::cached::{Cached, cached};
 
 /// A timestamp without its fraction of a second: the Python bot stored timestamps as
 /// `YYYY-MM-DD HH:MM:SS`, and values compared as text must have one shape.

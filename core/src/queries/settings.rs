@@ -6,6 +6,7 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 
 use crate::Connection;
+use crate::queries::cached;
 use crate::schema::settings;
 
 /// The value of the global setting `key`, or `None` when it is not set. (The Python method took a
@@ -34,11 +35,17 @@ pub fn get_settings(conn: &mut Connection) -> QueryResult<BTreeMap<String, Strin
 /// method's `dataSource` argument is gone, as writes never take a source.
 #[multisource::write(global)]
 pub fn set_setting(conn: &mut Connection, key: &str, value: &str) -> QueryResult<()> {
-    diesel::insert_into(settings::table)
-        .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(now)))
-        .on_conflict(settings::key)
-        .do_update()
-        .set((settings::value.eq(value), settings::updated_at.eq(now)))
-        .execute(conn)
-        .map(drop)
+    cached(
+        diesel::insert_into(settings::table)
+            .values((
+                settings::key.eq(key),
+                settings::value.eq(value),
+                settings::updated_at.eq(now),
+            ))
+            .on_conflict(settings::key)
+            .do_update()
+            .set((settings::value.eq(value), settings::updated_at.eq(now))),
+    )
+    .execute(conn)
+    .map(drop)
 }

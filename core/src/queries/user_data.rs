@@ -6,6 +6,7 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 
 use crate::Connection;
+use crate::queries::cached;
 use crate::schema::user_data;
 
 /// Stores `data` under `key` for the user in the chat, replacing what was there.
@@ -17,18 +18,20 @@ pub fn add_user_data(
     key: &str,
     data: &str,
 ) -> QueryResult<()> {
-    diesel::insert_into(user_data::table)
-        .values((
-            user_data::user_id.eq(user_id),
-            user_data::chat_id.eq(chat_id),
-            user_data::key.eq(key),
-            user_data::data.eq(data),
-        ))
-        .on_conflict((user_data::user_id, user_data::chat_id, user_data::key))
-        .do_update()
-        .set((user_data::data.eq(data), user_data::updated_at.eq(now)))
-        .execute(conn)
-        .map(drop)
+    cached(
+        diesel::insert_into(user_data::table)
+            .values((
+                user_data::user_id.eq(user_id),
+                user_data::chat_id.eq(chat_id),
+                user_data::key.eq(key),
+                user_data::data.eq(data),
+            ))
+            .on_conflict((user_data::user_id, user_data::chat_id, user_data::key))
+            .do_update()
+            .set((user_data::data.eq(data), user_data::updated_at.eq(now))),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 /// Everything stored for the user in the chat, by key.

@@ -276,3 +276,29 @@ fn media_of_a_chat_mapped_elsewhere_comes_from_the_default_source() {
     db.get_chat_message_by_message_id(SECONDARY_CHAT, "1", Some("primary")).unwrap();
     assert_eq!(db.stats().source("primary").unwrap().reads.explicit, reads + 1);
 }
+
+#[test]
+fn slow_fan_out_parts_run_on_helpers_and_the_result_keeps_configuration_order() {
+    let t = ThreeSources::new();
+    let db = &t.db;
+    // Enough groups in each writable source that a part takes longer than a hand-off to a helper.
+    for (chat, base) in [(PRIMARY_CHAT, 1_000_000), (SECONDARY_CHAT, 2_000_000)] {
+        db.write(Some(chat), |c| {
+            c.batch_execute(&format!(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20000)
+                 INSERT INTO chat_info (chat_id, title, type) SELECT -{base} - x, 'g', 'group' FROM n;"
+            ))
+        })
+        .unwrap();
+    }
+    let first = db.get_all_group_chats(None).unwrap();
+    assert_eq!(first.len(), 40_000 + 2, "both sources' groups and the archive's two");
+    // Primary's groups first (by chat id), then secondary's, then the archive's.
+    assert!(first[..20_000].iter().all(|c| c.chat_id <= -1_000_001 && c.chat_id >= -1_020_000));
+    assert!(first[20_000..40_000].iter().all(|c| c.chat_id <= -2_000_001));
+    assert_eq!(chat_ids(&first[40_000..]), [SHARED_CHAT, ARCHIVE_CHAT]);
+    // Later calls, with the parts measured slow, give the same rows in the same order.
+    for _ in 0..3 {
+        assert_eq!(db.get_all_group_chats(None).unwrap(), first);
+    }
+}

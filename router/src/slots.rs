@@ -1,0 +1,181 @@
+//! The connections of one pool, kept checked out in slots so that a call leases an idle one with a
+//! single `try_lock`.
+//!
+//! The r2d2 pool stays the owner of the connections: it opens them (with the source's pragmas),
+//! bounds their number by `pool-size`, and times out when one cannot be opened. But a checkout from
+//! r2d2 reads the clock twice, sends events and clones an `Arc`, which costs about a sixth of a
+//! primary-key read. Here, a connection taken from r2d2 stays in its slot until it breaks or the
+//! source is dropped; a call leases it by locking the slot, and returns it by unlocking. There are
+//! as many slots as the pool has connections at most, so the bound of `pool-size` holds.
+//!
+//! When every slot is leased, a caller waits on a condition variable until a lease ends or the
+//! source's timeout passes.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
+
+use diesel::SqliteConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection, R2D2Connection};
+
+type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+/// The connections of one r2d2 pool, in slots.
+pub(crate) struct Slots {
+    pool: Pool<ConnectionManager<SqliteConnection>>,
+    slots: Box<[Mutex<Option<Pooled>>]>,
+    waiters: AtomicUsize,
+    wait_lock: Mutex<()>,
+    freed: Condvar,
+}
+
+/// A leased connection; the lease ends when it is dropped.
+pub(crate) struct Lease<'a> {
+    // Always `Some` until the lease is dropped, which takes it to unlock the slot first.
+    slot: Option<MutexGuard<'a, Option<Pooled>>>,
+    slots: &'a Slots,
+}
+
+/// Why no connection could be leased.
+pub(crate) enum Unavailable {
+    /// Every connection stayed leased for the whole timeout.
+    Busy,
+    /// A new connection could not be opened: r2d2's error.
+    Open(r2d2::Error),
+}
+
+impl Slots {
+    pub(crate) fn new(pool: Pool<ConnectionManager<SqliteConnection>>) -> Slots {
+        let slots = (0..pool.max_size()).map(|_| Mutex::new(None)).collect();
+        Slots {
+            pool,
+            slots,
+            waiters: AtomicUsize::new(0),
+            wait_lock: Mutex::new(()),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// The connections open now.
+    pub(crate) fn open_connections(&self) -> u32 {
+        self.pool.state().connections
+    }
+
+    /// Leases a connection, waiting up to `timeout` when all are leased. Returns the lease and,
+    /// when it had to wait, how long.
+    pub(crate) fn lease(
+        &self,
+        timeout: Duration,
+    ) -> Result<(Lease<'_>, Option<Duration>), Unavailable> {
+        if let Some(lease) = self.try_lease()? {
+            return Ok((lease, None));
+        }
+        let started = Instant::now();
+        let deadline = started + timeout;
+        // Announce the wait before looking again: a lease that ends after this sees the waiter and
+        // wakes it, and one that ended before is seen by the look (the fences pair with the one in
+        // `Lease::drop`).
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let result = self.wait(deadline);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        result.map(|lease| (lease, Some(started.elapsed())))
+    }
+
+    fn wait(&self, deadline: Instant) -> Result<Lease<'_>, Unavailable> {
+        let mut guard = self.wait_lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(lease) = self.try_lease()? {
+                return Ok(lease);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Unavailable::Busy);
+            }
+            guard = match self.freed.wait_timeout(guard, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Leases an idle connection, or opens one in an empty slot; `None` when every slot is leased.
+    fn try_lease(&self) -> Result<Option<Lease<'_>>, Unavailable> {
+        let count = self.slots.len();
+        let start = home_slot(count);
+        let mut empty = None;
+        for i in 0..count {
+            let index = (start + i) % count;
+            let guard = match self.slots[index].try_lock() {
+                Ok(guard) => guard,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            match guard.is_some() {
+                true => return Ok(Some(Lease { slot: Some(guard), slots: self })),
+                // Prefer an open connection anywhere to opening a new one here.
+                false => empty = empty.or(Some(guard)),
+            }
+        }
+        match empty {
+            Some(mut guard) => {
+                // An empty slot means r2d2 has room for one more connection.
+                let conn = self.pool.get().map_err(Unavailable::Open)?;
+                *guard = Some(conn);
+                Ok(Some(Lease { slot: Some(guard), slots: self }))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Where a thread starts looking: threads spread over the slots, so that they rarely meet.
+fn home_slot(count: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    HOME.with(|home| *home % count.max(1))
+}
+
+impl Deref for Lease<'_> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self.slot.as_deref() {
+            Some(Some(conn)) => conn,
+            _ => unreachable!("a lease holds a connection until it is dropped"),
+        }
+    }
+}
+
+impl DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self.slot.as_deref_mut() {
+            Some(Some(conn)) => conn,
+            _ => unreachable!("a lease holds a connection until it is dropped"),
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(mut slot) = self.slot.take() {
+            // A connection left broken, or by a panic in the middle of a call, goes back to r2d2,
+            // which closes it; the slot opens a new one when it is next needed.
+            let broken = std::thread::panicking()
+                || slot.as_mut().is_some_and(|conn| R2D2Connection::is_broken(&mut **conn));
+            if broken {
+                *slot = None;
+            }
+            // Unlock the slot before looking for waiters, so that a woken waiter finds it free.
+            drop(slot);
+        }
+        fence(Ordering::SeqCst);
+        if self.slots.waiters.load(Ordering::Relaxed) > 0 {
+            let _guard = self.slots.wait_lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.slots.freed.notify_one();
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The benchmarks of `cargo xtask bench`, built in release mode:
+//!
+//! - `overhead`: each routed method against the same diesel query on a connection held directly,
+//!   as a ratio, and `Database::route` per tier;
+//! - `peer [--durability normal|full]`: the Python bot's measured workload, rows (a) to (g), for
+//!   side-by-side comparison;
+//! - `scale`: how costs grow with sources, mapping entries, fan-out width and threads.
+//!
+//! With no argument, all of them (the peer workload with both durabilities). Timings are
+//! printed, never asserted. `--quick` runs everything small, to check that it works.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod overhead;
+mod peer;
+mod scale;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: multisource-bench [overhead | peer | profile <save|lookup|setting>] [--quick]
+       multisource-bench peer [--durability normal|full] [--reps N]";
+
+/// The value after `name` in `args`.
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // The words that are neither options nor the values of options.
+    let values = ["--durability", "--reps"];
+    let what: Vec<&str> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            !a.starts_with("--") && (*i == 0 || !values.contains(&args[i - 1].as_str()))
+        })
+        .map(|(_, a)| a.as_str())
+        .collect();
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: cannot create a temporary folder: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let size = match quick {
+        true => overhead::Size { calls: 200, rounds: 3 },
+        false => overhead::Size { calls: 20_000, rounds: 11 },
+    };
+    let durability = match option(&args, "--durability").as_deref() {
+        None | Some("normal") => multisource::Durability::Normal,
+        Some("full") => multisource::Durability::Full,
+        Some(other) => {
+            eprintln!("error: --durability is `normal` or `full`, not `{other}`");
+            return ExitCode::from(2);
+        }
+    };
+    let reps =
+        option(&args, "--reps").and_then(|r| r.parse().ok()).unwrap_or(if quick { 1 } else { 5 });
+    let peer = peer::Options { durability, reps, scale: if quick { 20 } else { 1 } };
+    let scale = match quick {
+        true => scale::Size { calls: 200, reps: 1, scale: 20, max_mapping: 10_000 },
+        false => scale::Size { calls: 100_000, reps: 5, scale: 1, max_mapping: 1_000_000 },
+    };
+    match what.as_slice() {
+        [] | ["all"] => {
+            overhead::run(dir.path(), size);
+            println!();
+            peer::run(
+                dir.path(),
+                peer::Options { durability: multisource::Durability::Normal, ..peer },
+            );
+            println!();
+            peer::run(
+                dir.path(),
+                peer::Options { durability: multisource::Durability::Full, ..peer },
+            );
+            println!();
+            scale::run(dir.path(), scale);
+        }
+        ["overhead"] => overhead::run(dir.path(), size),
+        ["peer"] => peer::run(dir.path(), peer),
+        ["scale"] => scale::run(dir.path(), scale),
+        ["profile", what] => overhead::profile(dir.path(), what),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    /// The whole harness runs, small: its own checks (the workload's row counts, hits, no errors,
+    /// the archive unchanged) hold. Nothing is timed here.
+    #[test]
+    fn every_benchmark_runs_at_a_small_size() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::overhead::run(dir.path(), crate::overhead::Size { calls: 20, rounds: 1 });
+        for durability in [multisource::Durability::Normal, multisource::Durability::Full] {
+            let options = crate::peer::Options { durability, reps: 1, scale: 50 };
+            crate::peer::run(dir.path(), options);
+        }
+        let size = crate::scale::Size { calls: 20, reps: 1, scale: 200, max_mapping: 1_000 };
+        crate::scale::run(dir.path(), size);
+    }
+}

@@ -1,0 +1,331 @@
+//! Routing overhead against the floor: each generated, routed method against the same diesel
+//! query on a connection held directly, with the same pragmas, in the same run; and
+//! `Database::route` alone, per tier.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection as _, SqliteConnection};
+use multisource::queries::{chat_messages, chat_settings};
+use multisource::{Config, Database, NewMessage, SourceConfig};
+
+use crate::util::{duration, median, per_call};
+
+/// How much work each measurement does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Size {
+    /// Calls per batch.
+    pub(crate) calls: usize,
+    /// Alternating batches (direct, routed) per measurement.
+    pub(crate) rounds: usize,
+}
+
+const CHATS: i64 = 10;
+const MESSAGES: usize = 5_000;
+const MAPPED: i64 = -1001000000000;
+const UNMAPPED: i64 = -1001000000005;
+
+fn chat(i: i64) -> i64 {
+    MAPPED - i
+}
+
+fn date(n: usize) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2025, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
+        + TimeDelta::minutes(n as i64)
+}
+
+/// One measurement: the median time per call of each side, and the median of the paired ratios.
+struct Pair {
+    direct: f64,
+    routed: f64,
+    ratio: f64,
+}
+
+fn pair(size: Size, mut direct: impl FnMut(usize), mut routed: impl FnMut(usize)) -> Pair {
+    // Warm both sides: connections opened, statements prepared, pages cached.
+    per_call(size.calls / 4 + 1, &mut direct);
+    per_call(size.calls / 4 + 1, &mut routed);
+    let (mut d, mut r, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..size.rounds {
+        // Alternate which side goes first, so drift favours neither.
+        let (a, b) = match round % 2 {
+            0 => (per_call(size.calls, &mut direct), per_call(size.calls, &mut routed)),
+            _ => {
+                let b = per_call(size.calls, &mut routed);
+                (per_call(size.calls, &mut direct), b)
+            }
+        };
+        d.push(a);
+        r.push(b);
+        ratios.push(b / a);
+    }
+    Pair { direct: median(&mut d), routed: median(&mut r), ratio: median(&mut ratios) }
+}
+
+/// Like [`pair`], but alternating single calls, each timed: for writes, whose cost jumps when a
+/// call happens to run a checkpoint (two disk syncs). The two files grow alike, so alternating
+/// call by call puts the checkpoints at the same places on both sides, where whole batches would
+/// catch them unevenly.
+fn pair_interleaved(
+    size: Size,
+    mut direct: impl FnMut(usize),
+    mut routed: impl FnMut(usize),
+) -> Pair {
+    per_call(size.calls / 4 + 1, &mut direct);
+    per_call(size.calls / 4 + 1, &mut routed);
+    let (mut d, mut r, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..size.rounds {
+        let (mut direct_ns, mut routed_ns) = (0u128, 0u128);
+        for i in 0..size.calls {
+            let started = std::time::Instant::now();
+            direct(i);
+            let middle = std::time::Instant::now();
+            routed(i);
+            routed_ns += middle.elapsed().as_nanos();
+            direct_ns += (middle - started).as_nanos();
+        }
+        let (a, b) = (direct_ns as f64 / size.calls as f64, routed_ns as f64 / size.calls as f64);
+        d.push(a);
+        r.push(b);
+        ratios.push(b / a);
+    }
+    Pair { direct: median(&mut d), routed: median(&mut r), ratio: median(&mut ratios) }
+}
+
+fn direct_connection(path: &Path, mode: &str, pragmas: &str) -> SqliteConnection {
+    let mut conn = SqliteConnection::establish(&format!("file:{}?mode={mode}", path.display()))
+        .expect("direct connection");
+    conn.batch_execute(pragmas).expect("pragmas");
+    conn
+}
+
+/// Fills a database with the benchmark's chats, users, settings and messages.
+fn fill(path: &Path) {
+    let db = Database::open_path(path).expect("open");
+    for i in 0..CHATS {
+        for user in 0..20 {
+            db.update_chat_user(chat(i), user, &format!("@user{user}"), &format!("User {user}"))
+                .expect("user");
+        }
+        for k in 0..20 {
+            db.set_chat_setting(chat(i), &format!("k{k:02}"), "value").expect("setting");
+        }
+    }
+    for n in 0..MESSAGES {
+        let text = format!("message {n}: lorem ipsum dolor sit amet, consectetur adipiscing elit");
+        let message = NewMessage { message_text: &text, ..NewMessage::default() };
+        db.save_chat_message(
+            date(n),
+            chat(n as i64 % CHATS),
+            (n % 20) as i64,
+            &n.to_string(),
+            &message,
+        )
+        .expect("message");
+    }
+}
+
+/// Runs the overhead benchmark in `dir` and prints its table.
+///
+/// The routed calls and the held connection work on two identical files, so that neither side
+/// reloads pages the other changed; both files are sources of the same database, so both get the
+/// same settings.
+pub(crate) fn run(dir: &Path, size: Size) {
+    let routed_path = dir.join("routed.db");
+    let path = dir.join("direct.db");
+    fill(&routed_path);
+    std::fs::copy(&routed_path, &path).expect("copy the database");
+    let config = Config::builder()
+        .source(SourceConfig::new("main", &routed_path))
+        .source(SourceConfig::new("direct", &path))
+        .default_source("main")
+        .map_chat(MAPPED, "main")
+        .build()
+        .expect("configuration");
+    let db = Database::open(config).expect("open");
+
+    // The direct side: the same pragmas as the router's reader and writer connections.
+    let mut reader =
+        direct_connection(&path, "ro", "PRAGMA busy_timeout = 30000; PRAGMA query_only = ON;");
+    let mut writer = direct_connection(
+        &path,
+        "rwc",
+        "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;",
+    );
+    let keys: Vec<String> = (0..20).map(|k| format!("k{k:02}")).collect();
+    let ids: Vec<String> = (0..MESSAGES).map(|n| n.to_string()).collect();
+    let pick = |i: usize| (i * 7919) % MESSAGES;
+
+    println!(
+        "Routing overhead: the routed method against the same diesel query on a held connection"
+    );
+    println!(
+        "({} calls per batch, median of {} batches; reads in alternating batches, writes alternating call by call)\n",
+        size.calls, size.rounds
+    );
+    println!("{:<34} {:>10} {:>10} {:>14}", "call", "direct", "routed", "routed/direct");
+    let row = |name: &str, p: Pair| {
+        println!(
+            "{name:<34} {:>10} {:>10} {:>14.3}",
+            duration(p.direct),
+            duration(p.routed),
+            p.ratio
+        );
+    };
+
+    row(
+        "get_chat_setting",
+        pair(
+            size,
+            |i| {
+                let found = chat_settings::get_chat_setting(
+                    &mut reader,
+                    chat(i as i64 % CHATS),
+                    &keys[i % 20],
+                );
+                black_box(found.expect("read"));
+            },
+            |i| {
+                black_box(
+                    db.get_chat_setting(chat(i as i64 % CHATS), &keys[i % 20], None).expect("read"),
+                );
+            },
+        ),
+    );
+    row(
+        "get_chat_message_by_message_id",
+        pair(
+            size,
+            |i| {
+                let n = pick(i);
+                let found = chat_messages::get_chat_message_by_message_id(
+                    &mut reader,
+                    chat(n as i64 % CHATS),
+                    &ids[n],
+                );
+                black_box(found.expect("read"));
+            },
+            |i| {
+                let n = pick(i);
+                let found =
+                    db.get_chat_message_by_message_id(chat(n as i64 % CHATS), &ids[n], None);
+                black_box(found.expect("read"));
+            },
+        ),
+    );
+    row(
+        "set_chat_setting",
+        pair_interleaved(
+            size,
+            |i| {
+                writer
+                    .immediate_transaction(|c| {
+                        chat_settings::set_chat_setting(
+                            c,
+                            chat(i as i64 % CHATS),
+                            &keys[i % 20],
+                            "direct",
+                        )
+                    })
+                    .expect("write");
+            },
+            |i| {
+                db.set_chat_setting(chat(i as i64 % CHATS), &keys[i % 20], "routed").expect("write")
+            },
+        ),
+    );
+    let mut next_id = MESSAGES;
+    let mut fresh = move || {
+        next_id += 1;
+        next_id
+    };
+    let fresh_ids = std::cell::RefCell::new(&mut fresh);
+    row(
+        "save_chat_message",
+        pair_interleaved(
+            size,
+            |_| {
+                let n = (fresh_ids.borrow_mut())();
+                let message = NewMessage { message_text: "direct", ..NewMessage::default() };
+                writer
+                    .immediate_transaction(|c| {
+                        chat_messages::save_chat_message(
+                            c,
+                            date(n),
+                            chat(n as i64 % CHATS),
+                            1,
+                            &n.to_string(),
+                            &message,
+                        )
+                    })
+                    .expect("write");
+            },
+            |_| {
+                let n = (fresh_ids.borrow_mut())();
+                let message = NewMessage { message_text: "routed", ..NewMessage::default() };
+                db.save_chat_message(date(n), chat(n as i64 % CHATS), 1, &n.to_string(), &message)
+                    .expect("write");
+            },
+        ),
+    );
+
+    println!("\n{:<34} {:>10}", "Database::route, by tier", "per call");
+    let route = |chat: Option<i64>, source: Option<&str>| {
+        let mut times: Vec<f64> = (0..size.rounds)
+            .map(|_| {
+                per_call(size.calls * 20, |_| {
+                    let route = db.route(black_box(chat), black_box(source)).expect("route");
+                    black_box(route.source().len())
+                })
+            })
+            .collect();
+        median(&mut times)
+    };
+    println!(
+        "{:<34} {:>10}",
+        "explicit (source given)",
+        duration(route(Some(MAPPED), Some("main")))
+    );
+    println!("{:<34} {:>10}", "chat mapping", duration(route(Some(MAPPED), None)));
+    println!("{:<34} {:>10}", "default (unmapped chat)", duration(route(Some(UNMAPPED), None)));
+    println!("{:<34} {:>10}", "default (global call)", duration(route(None, None)));
+}
+
+/// Runs one call in a loop, for a profiler: `multisource-bench profile <save|lookup|setting>`.
+pub(crate) fn profile(dir: &Path, what: &str) {
+    let path = dir.join("profile.db");
+    let db = Database::open_path(&path).expect("open");
+    for user in 0..20 {
+        db.update_chat_user(chat(0), user, "@u", "U").expect("user");
+    }
+    for n in 0..500 {
+        let message = NewMessage { message_text: "lorem ipsum", ..NewMessage::default() };
+        db.save_chat_message(date(n), chat(0), (n % 20) as i64, &n.to_string(), &message)
+            .expect("message");
+    }
+    db.set_chat_setting(chat(0), "k", "v").expect("setting");
+    let ids: Vec<String> = (0..500).map(|n| n.to_string()).collect();
+    for i in 0..5_000 {
+        match what {
+            "save" => {
+                let message = NewMessage {
+                    message_text: "lorem ipsum dolor sit amet",
+                    ..NewMessage::default()
+                };
+                let n = 1_000 + i;
+                db.save_chat_message(date(n), chat(0), (n % 20) as i64, &n.to_string(), &message)
+                    .expect("save");
+            }
+            "lookup" => {
+                black_box(
+                    db.get_chat_message_by_message_id(chat(0), &ids[i % 500], None).expect("read"),
+                );
+            }
+            _ => {
+                black_box(db.get_chat_setting(chat(0), "k", None).expect("read"));
+            }
+        }
+    }
+}
