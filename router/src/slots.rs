@@ -12,7 +12,7 @@
 //! source's timeout passes.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -73,11 +73,11 @@ impl Slots {
         }
         let started = Instant::now();
         let deadline = started + timeout;
-        // Announce the wait before looking again: a lease that ends after this sees the waiter and
-        // wakes it, and one that ended before is seen by the look (the fences pair with the one in
-        // `Lease::drop`).
+        // Announce the wait before looking again. The releaser's read-modify-write of `waiters` in
+        // `Lease::drop` is ordered with this one: if it comes later it sees the waiter and wakes
+        // it; if it comes first, it carries the slot's release to this thread, whose look then
+        // finds the slot free.
         self.waiters.fetch_add(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
         let result = self.wait(deadline);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         result.map(|lease| (lease, Some(started.elapsed())))
@@ -172,8 +172,9 @@ impl Drop for Lease<'_> {
             // Unlock the slot before looking for waiters, so that a woken waiter finds it free.
             drop(slot);
         }
-        fence(Ordering::SeqCst);
-        if self.slots.waiters.load(Ordering::Relaxed) > 0 {
+        // A read-modify-write rather than a load, so that it is ordered after the unlock above
+        // and with the waiters' increments (see `Slots::lease`).
+        if self.slots.waiters.fetch_add(0, Ordering::SeqCst) > 0 {
             let _guard = self.slots.wait_lock.lock().unwrap_or_else(|e| e.into_inner());
             self.slots.freed.notify_one();
         }

@@ -130,7 +130,9 @@ impl Source {
     fn lease<'a>(&'a self, slots: &'a Slots) -> Result<Lease<'a>> {
         match slots.lease(self.id.timeout) {
             Ok((lease, waited)) => {
-                self.counters.checkout(waited);
+                if let Some(waited) = waited {
+                    self.counters.waited(waited);
+                }
                 Ok(lease)
             }
             Err(unavailable) => {

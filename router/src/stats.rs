@@ -76,7 +76,8 @@ pub(crate) struct Counters {
     refused_writes: AtomicU64,
     errors: AtomicU64,
     fan_out_failures: AtomicU64,
-    checkouts: AtomicU64,
+    // Checkouts are not counted on their own: every call that resolved to the source and was not
+    // refused or timed out got one (see `snapshot`).
     wait_nanos: AtomicU64,
     timeouts: AtomicU64,
     // A moving average of how long this source's parts of fan-out reads take, in nanoseconds.
@@ -108,13 +109,10 @@ impl Counters {
         self.fan_out_failures.fetch_add(1, Relaxed);
     }
 
-    /// A connection was leased, after waiting `waited` when none was free.
-    pub(crate) fn checkout(&self, waited: Option<Duration>) {
-        self.checkouts.fetch_add(1, Relaxed);
-        if let Some(waited) = waited {
-            let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-            self.wait_nanos.fetch_add(nanos, Relaxed);
-        }
+    /// A connection was leased after waiting `waited`, none being free.
+    pub(crate) fn waited(&self, waited: Duration) {
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.wait_nanos.fetch_add(nanos, Relaxed);
     }
 
     /// Records how long a part of a fan-out read took on this source.
@@ -144,17 +142,22 @@ impl Counters {
             chat_mapping: a[Tier::ChatMapping as usize].load(Relaxed),
             default: a[Tier::Default as usize].load(Relaxed),
         };
+        let (reads, writes) = (tiers(&self.reads), tiers(&self.writes));
+        let fan_out_reads = self.fan_out_reads.load(Relaxed);
+        let refused_writes = self.refused_writes.load(Relaxed);
+        let timeouts = self.timeouts.load(Relaxed);
         SourceStats {
             name: name.to_owned(),
-            reads: tiers(&self.reads),
-            writes: tiers(&self.writes),
-            fan_out_reads: self.fan_out_reads.load(Relaxed),
-            refused_writes: self.refused_writes.load(Relaxed),
+            reads,
+            writes,
+            fan_out_reads,
+            refused_writes,
             errors: self.errors.load(Relaxed),
             fan_out_failures: self.fan_out_failures.load(Relaxed),
-            checkouts: self.checkouts.load(Relaxed),
+            checkouts: (reads.total() + writes.total() + fan_out_reads)
+                .saturating_sub(refused_writes + timeouts),
             checkout_wait: Duration::from_nanos(self.wait_nanos.load(Relaxed)),
-            checkout_timeouts: self.timeouts.load(Relaxed),
+            checkout_timeouts: timeouts,
             open_connections,
             background_checkpoints: 0,
         }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::Connection;
 use crate::enums::CacheType;
 use crate::models::{CacheEntry, CacheStorageEntry};
-use crate::queries::cached;
+use crate::queries::upsert;
 use crate::queries::whole_seconds;
 use crate::schema::cache_storage as storage;
 
@@ -62,17 +62,15 @@ pub fn set_cache_storage(
     key: &str,
     value: &str,
 ) -> QueryResult<()> {
-    cached(
-        diesel::insert_into(storage::table)
-            .values((
-                storage::namespace.eq(namespace),
-                storage::key.eq(key),
-                storage::value.eq(value),
-                storage::updated_at.eq(now),
-            ))
-            .on_conflict((storage::namespace, storage::key))
-            .do_update()
-            .set((storage::value.eq(value), storage::updated_at.eq(now))),
+    upsert(
+        diesel::insert_into(storage::table).values((
+            storage::namespace.eq(namespace),
+            storage::key.eq(key),
+            storage::value.eq(value),
+            storage::updated_at.eq(now),
+        )),
+        (storage::namespace, storage::key),
+        (storage::value.eq(value), storage::updated_at.eq(now)),
     )
     .execute(conn)
     .map(drop)
@@ -124,11 +122,7 @@ pub fn set_cache_entry(
     cache_type: CacheType,
 ) -> QueryResult<()> {
     with_cache_table!(cache_type, t => {
-        cached(diesel::insert_into(t::table)
-            .values((t::key.eq(key), t::data.eq(data), t::created_at.eq(now), t::updated_at.eq(now)))
-            .on_conflict(t::key)
-            .do_update()
-            .set((t::data.eq(data), t::updated_at.eq(now)))).execute(conn)
+        upsert(diesel::insert_into(t::table).values((t::key.eq(key), t::data.eq(data), t::created_at.eq(now), t::updated_at.eq(now))), (t::key,), (t::data.eq(data), t::updated_at.eq(now))).execute(conn)
             .map(drop)
     })
 }

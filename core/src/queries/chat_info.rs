@@ -6,7 +6,7 @@ use diesel::upsert::excluded;
 
 use crate::Connection;
 use crate::models::{ChatInfo, ChatTopic};
-use crate::queries::cached;
+use crate::queries::upsert;
 use crate::schema::{chat_info, chat_topics};
 
 /// Records the chat's type, title, username and forum flag, creating or updating its row.
@@ -19,24 +19,22 @@ pub fn update_chat_info(
     username: Option<&str>,
     is_forum: bool,
 ) -> QueryResult<()> {
-    cached(
-        diesel::insert_into(chat_info::table)
-            .values((
-                chat_info::chat_id.eq(chat_id),
-                chat_info::chat_type.eq(chat_type),
-                chat_info::title.eq(title),
-                chat_info::username.eq(username),
-                chat_info::is_forum.eq(is_forum),
-            ))
-            .on_conflict(chat_info::chat_id)
-            .do_update()
-            .set((
-                chat_info::chat_type.eq(excluded(chat_info::chat_type)),
-                chat_info::title.eq(excluded(chat_info::title)),
-                chat_info::username.eq(excluded(chat_info::username)),
-                chat_info::is_forum.eq(excluded(chat_info::is_forum)),
-                chat_info::updated_at.eq(now),
-            )),
+    upsert(
+        diesel::insert_into(chat_info::table).values((
+            chat_info::chat_id.eq(chat_id),
+            chat_info::chat_type.eq(chat_type),
+            chat_info::title.eq(title),
+            chat_info::username.eq(username),
+            chat_info::is_forum.eq(is_forum),
+        )),
+        (chat_info::chat_id,),
+        (
+            chat_info::chat_type.eq(excluded(chat_info::chat_type)),
+            chat_info::title.eq(excluded(chat_info::title)),
+            chat_info::username.eq(excluded(chat_info::username)),
+            chat_info::is_forum.eq(excluded(chat_info::is_forum)),
+            chat_info::updated_at.eq(now),
+        ),
     )
     .execute(conn)
     .map(drop)
@@ -59,24 +57,22 @@ pub fn update_chat_topic_info(
     custom_emoji_id: Option<&str>,
     topic_name: Option<&str>,
 ) -> QueryResult<()> {
-    cached(
-        diesel::insert_into(chat_topics::table)
-            .values((
-                chat_topics::chat_id.eq(chat_id),
-                chat_topics::topic_id.eq(topic_id),
-                chat_topics::icon_color.eq(icon_color),
-                chat_topics::icon_custom_emoji_id.eq(custom_emoji_id),
-                chat_topics::name.eq(topic_name.unwrap_or("Default")),
-                chat_topics::updated_at.eq(now),
-            ))
-            .on_conflict((chat_topics::chat_id, chat_topics::topic_id))
-            .do_update()
-            .set((
-                chat_topics::icon_color.eq(excluded(chat_topics::icon_color)),
-                chat_topics::icon_custom_emoji_id.eq(excluded(chat_topics::icon_custom_emoji_id)),
-                chat_topics::name.eq(excluded(chat_topics::name)),
-                chat_topics::updated_at.eq(now),
-            )),
+    upsert(
+        diesel::insert_into(chat_topics::table).values((
+            chat_topics::chat_id.eq(chat_id),
+            chat_topics::topic_id.eq(topic_id),
+            chat_topics::icon_color.eq(icon_color),
+            chat_topics::icon_custom_emoji_id.eq(custom_emoji_id),
+            chat_topics::name.eq(topic_name.unwrap_or("Default")),
+            chat_topics::updated_at.eq(now),
+        )),
+        (chat_topics::chat_id, chat_topics::topic_id),
+        (
+            chat_topics::icon_color.eq(excluded(chat_topics::icon_color)),
+            chat_topics::icon_custom_emoji_id.eq(excluded(chat_topics::icon_custom_emoji_id)),
+            chat_topics::name.eq(excluded(chat_topics::name)),
+            chat_topics::updated_at.eq(now),
+        ),
     )
     .execute(conn)
     .map(drop)

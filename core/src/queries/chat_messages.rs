@@ -13,8 +13,8 @@ use diesel::prelude::*;
 
 use crate::enums::MessageCategory;
 use crate::models::{ChatMessage, MediaAttachment, NewMessage};
-use crate::queries::cached;
 use crate::queries::whole_seconds;
+use crate::queries::{update, upsert};
 use crate::schema::{chat_messages, chat_stats, chat_user_stats, chat_users, media_attachments};
 use crate::{Connection, Database};
 
@@ -117,46 +117,41 @@ pub fn save_chat_message(
             chat_messages::media_id.eq(message.media_id),
         ))
         .execute(conn)?;
-    cached(diesel::update(chat_users::table.find((chat_id, user_id))).set((
-        chat_users::messages_count.eq(chat_users::messages_count + 1),
-        chat_users::updated_at.eq(now),
-    )))
-    .execute(conn)?;
-    cached(
-        diesel::insert_into(chat_stats::table)
-            .values((
-                chat_stats::chat_id.eq(chat_id),
-                chat_stats::date.eq(day),
-                chat_stats::messages_count.eq(1),
-                chat_stats::updated_at.eq(now),
-            ))
-            .on_conflict((chat_stats::chat_id, chat_stats::date))
-            .do_update()
-            .set((
-                chat_stats::messages_count.eq(chat_stats::messages_count + 1),
-                chat_stats::updated_at.eq(now),
-            )),
+    update(
+        chat_users::table.find((chat_id, user_id)),
+        (
+            chat_users::messages_count.eq(chat_users::messages_count + 1),
+            chat_users::updated_at.eq(now),
+        ),
     )
     .execute(conn)?;
-    cached(
-        diesel::insert_into(chat_user_stats::table)
-            .values((
-                chat_user_stats::chat_id.eq(chat_id),
-                chat_user_stats::user_id.eq(user_id),
-                chat_user_stats::date.eq(day),
-                chat_user_stats::messages_count.eq(1),
-                chat_user_stats::updated_at.eq(now),
-            ))
-            .on_conflict((
-                chat_user_stats::chat_id,
-                chat_user_stats::user_id,
-                chat_user_stats::date,
-            ))
-            .do_update()
-            .set((
-                chat_user_stats::messages_count.eq(chat_user_stats::messages_count + 1),
-                chat_user_stats::updated_at.eq(now),
-            )),
+    upsert(
+        diesel::insert_into(chat_stats::table).values((
+            chat_stats::chat_id.eq(chat_id),
+            chat_stats::date.eq(day),
+            chat_stats::messages_count.eq(1),
+            chat_stats::updated_at.eq(now),
+        )),
+        (chat_stats::chat_id, chat_stats::date),
+        (
+            chat_stats::messages_count.eq(chat_stats::messages_count + 1),
+            chat_stats::updated_at.eq(now),
+        ),
+    )
+    .execute(conn)?;
+    upsert(
+        diesel::insert_into(chat_user_stats::table).values((
+            chat_user_stats::chat_id.eq(chat_id),
+            chat_user_stats::user_id.eq(user_id),
+            chat_user_stats::date.eq(day),
+            chat_user_stats::messages_count.eq(1),
+            chat_user_stats::updated_at.eq(now),
+        )),
+        (chat_user_stats::chat_id, chat_user_stats::user_id, chat_user_stats::date),
+        (
+            chat_user_stats::messages_count.eq(chat_user_stats::messages_count + 1),
+            chat_user_stats::updated_at.eq(now),
+        ),
     )
     .execute(conn)
     .map(drop)
@@ -261,9 +256,9 @@ pub fn update_chat_message_category(
     message_id: &str,
     category: MessageCategory,
 ) -> QueryResult<bool> {
-    cached(
-        diesel::update(chat_messages::table.find((chat_id, message_id)))
-            .set(chat_messages::message_category.eq(category)),
+    update(
+        chat_messages::table.find((chat_id, message_id)),
+        chat_messages::message_category.eq(category),
     )
     .execute(conn)
     .map(|n| n > 0)

@@ -6,7 +6,7 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 
 use crate::Connection;
-use crate::queries::cached;
+use crate::queries::upsert;
 use crate::schema::chat_settings;
 
 /// The value of the chat's setting `key`, or `None` when it is not set.
@@ -47,17 +47,15 @@ pub fn set_chat_setting(
     key: &str,
     value: &str,
 ) -> QueryResult<()> {
-    cached(
-        diesel::insert_into(chat_settings::table)
-            .values((
-                chat_settings::chat_id.eq(chat_id),
-                chat_settings::key.eq(key),
-                chat_settings::value.eq(value),
-                chat_settings::updated_at.eq(now),
-            ))
-            .on_conflict((chat_settings::chat_id, chat_settings::key))
-            .do_update()
-            .set((chat_settings::value.eq(value), chat_settings::updated_at.eq(now))),
+    upsert(
+        diesel::insert_into(chat_settings::table).values((
+            chat_settings::chat_id.eq(chat_id),
+            chat_settings::key.eq(key),
+            chat_settings::value.eq(value),
+            chat_settings::updated_at.eq(now),
+        )),
+        (chat_settings::chat_id, chat_settings::key),
+        (chat_settings::value.eq(value), chat_settings::updated_at.eq(now)),
     )
     .execute(conn)
     .map(drop)

@@ -7,8 +7,8 @@ use diesel::upsert::excluded;
 
 use crate::Connection;
 use crate::models::{ChatInfo, ChatUser};
-use crate::queries::cached;
 use crate::queries::whole_seconds;
+use crate::queries::{update, upsert};
 use crate::schema::{chat_info, chat_users};
 
 /// Records the user's username and full name in the chat, creating or updating its row; the
@@ -21,22 +21,20 @@ pub fn update_chat_user(
     username: &str,
     full_name: &str,
 ) -> QueryResult<()> {
-    cached(
-        diesel::insert_into(chat_users::table)
-            .values((
-                chat_users::chat_id.eq(chat_id),
-                chat_users::user_id.eq(user_id),
-                chat_users::username.eq(username),
-                chat_users::full_name.eq(full_name),
-                chat_users::updated_at.eq(now),
-            ))
-            .on_conflict((chat_users::chat_id, chat_users::user_id))
-            .do_update()
-            .set((
-                chat_users::username.eq(excluded(chat_users::username)),
-                chat_users::full_name.eq(excluded(chat_users::full_name)),
-                chat_users::updated_at.eq(now),
-            )),
+    upsert(
+        diesel::insert_into(chat_users::table).values((
+            chat_users::chat_id.eq(chat_id),
+            chat_users::user_id.eq(user_id),
+            chat_users::username.eq(username),
+            chat_users::full_name.eq(full_name),
+            chat_users::updated_at.eq(now),
+        )),
+        (chat_users::chat_id, chat_users::user_id),
+        (
+            chat_users::username.eq(excluded(chat_users::username)),
+            chat_users::full_name.eq(excluded(chat_users::full_name)),
+            chat_users::updated_at.eq(now),
+        ),
     )
     .execute(conn)
     .map(drop)
@@ -61,12 +59,9 @@ pub fn mark_user_is_spammer(
     user_id: i64,
     is_spammer: bool,
 ) -> QueryResult<bool> {
-    cached(
-        diesel::update(chat_users::table.find((chat_id, user_id)))
-            .set(chat_users::is_spammer.eq(is_spammer)),
-    )
-    .execute(conn)
-    .map(|n| n > 0)
+    update(chat_users::table.find((chat_id, user_id)), chat_users::is_spammer.eq(is_spammer))
+        .execute(conn)
+        .map(|n| n > 0)
 }
 
 /// Replaces the user's metadata in the chat; true when the user is known there.
@@ -77,9 +72,9 @@ pub fn update_user_metadata(
     user_id: i64,
     metadata: &str,
 ) -> QueryResult<bool> {
-    cached(
-        diesel::update(chat_users::table.find((chat_id, user_id)))
-            .set((chat_users::metadata.eq(metadata), chat_users::updated_at.eq(now))),
+    update(
+        chat_users::table.find((chat_id, user_id)),
+        (chat_users::metadata.eq(metadata), chat_users::updated_at.eq(now)),
     )
     .execute(conn)
     .map(|n| n > 0)

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::Connection;
 use crate::models::DelayedTask;
-use crate::queries::cached;
+use crate::queries::update;
 use crate::schema::delayed_tasks as tasks;
 
 /// Records a task to run at `delayed_ts` (a Unix timestamp); a task id already recorded is an
@@ -32,12 +32,9 @@ pub fn add_delayed_task(
 /// Marks the task done, or not; true when the task exists.
 #[multisource::write(global)]
 pub fn update_delayed_task(conn: &mut Connection, id: &str, is_done: bool) -> QueryResult<bool> {
-    cached(
-        diesel::update(tasks::table.find(id))
-            .set((tasks::is_done.eq(is_done), tasks::updated_at.eq(now))),
-    )
-    .execute(conn)
-    .map(|n| n > 0)
+    update(tasks::table.find(id), (tasks::is_done.eq(is_done), tasks::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
 }
 
 /// The tasks not done yet, soonest first (the Python method left the order to SQLite).

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::Connection;
 use crate::models::{MediaAttachment, MediaAttachmentUpdate, NewMediaAttachment};
-use crate::queries::cached;
+use crate::queries::update;
 use crate::schema::media_attachments as media;
 
 /// Records a new media attachment; one already recorded under `file_unique_id` is an error, and
@@ -34,20 +34,18 @@ pub fn add_media_attachment(
         .map(drop)
 }
 
-/// Changes the fields of `update` that are `Some`, and `updated_at`; true when the attachment
+/// Changes the fields of `changes` that are `Some`, and `updated_at`; true when the attachment
 /// exists. With every field `None`, only `updated_at` changes, as in the Python bot.
 #[multisource::write(global)]
 pub fn update_media_attachment(
     conn: &mut Connection,
     media_id: &str,
-    update: &MediaAttachmentUpdate<'_>,
+    changes: &MediaAttachmentUpdate<'_>,
 ) -> QueryResult<bool> {
     let target = media::table.filter(media::file_unique_id.eq(media_id));
-    let changed = match *update == MediaAttachmentUpdate::default() {
-        true => cached(diesel::update(target).set(media::updated_at.eq(now))).execute(conn)?,
-        false => {
-            cached(diesel::update(target).set((update, media::updated_at.eq(now)))).execute(conn)?
-        }
+    let changed = match *changes == MediaAttachmentUpdate::default() {
+        true => update(target, media::updated_at.eq(now)).execute(conn)?,
+        false => update(target, (changes, media::updated_at.eq(now))).execute(conn)?,
     };
     Ok(changed > 0)
 }

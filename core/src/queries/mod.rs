@@ -22,7 +22,7 @@ pub mod user_data;
 
 use chrono::{NaiveDateTime, Timelike};
 
-pub use crate::queries::cached::{Cached, cached};
+pub use crate::queries::cached::{ConflictKey, Update, Upsert, update, upsert};
 
 /// A timestamp without its fraction of a second: the Python bot stored timestamps as
 /// `YYYY-MM-DD HH:MM:SS`, and values compared as text must have one shape.

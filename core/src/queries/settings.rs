@@ -6,7 +6,7 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 
 use crate::Connection;
-use crate::queries::cached;
+use crate::queries::upsert;
 use crate::schema::settings;
 
 /// The value of the global setting `key`, or `None` when it is not set. (The Python method took a
@@ -35,16 +35,14 @@ pub fn get_settings(conn: &mut Connection) -> QueryResult<BTreeMap<String, Strin
 /// method's `dataSource` argument is gone, as writes never take a source.
 #[multisource::write(global)]
 pub fn set_setting(conn: &mut Connection, key: &str, value: &str) -> QueryResult<()> {
-    cached(
-        diesel::insert_into(settings::table)
-            .values((
-                settings::key.eq(key),
-                settings::value.eq(value),
-                settings::updated_at.eq(now),
-            ))
-            .on_conflict(settings::key)
-            .do_update()
-            .set((settings::value.eq(value), settings::updated_at.eq(now))),
+    upsert(
+        diesel::insert_into(settings::table).values((
+            settings::key.eq(key),
+            settings::value.eq(value),
+            settings::updated_at.eq(now),
+        )),
+        (settings::key,),
+        (settings::value.eq(value), settings::updated_at.eq(now)),
     )
     .execute(conn)
     .map(drop)

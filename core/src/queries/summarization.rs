@@ -7,7 +7,7 @@ use sha2::{Digest, Sha512};
 
 use crate::Connection;
 use crate::models::ChatSummarization;
-use crate::queries::cached;
+use crate::queries::upsert;
 use crate::schema::chat_summarization_cache as cache;
 
 /// The key of a cached summary, exactly as the Python bot computed it: the lowercase hex SHA-512
@@ -38,22 +38,20 @@ pub fn add_chat_summarization(
     summary: &str,
 ) -> QueryResult<()> {
     let csid = summarization_key(chat_id, topic_id, first_message_id, last_message_id, prompt);
-    cached(
-        diesel::insert_into(cache::table)
-            .values((
-                cache::csid.eq(csid),
-                cache::chat_id.eq(chat_id),
-                cache::topic_id.eq(topic_id),
-                cache::first_message_id.eq(first_message_id),
-                cache::last_message_id.eq(last_message_id),
-                cache::prompt.eq(prompt),
-                cache::summary.eq(summary),
-                cache::created_at.eq(now),
-                cache::updated_at.eq(now),
-            ))
-            .on_conflict(cache::csid)
-            .do_update()
-            .set((cache::summary.eq(excluded(cache::summary)), cache::updated_at.eq(now))),
+    upsert(
+        diesel::insert_into(cache::table).values((
+            cache::csid.eq(csid),
+            cache::chat_id.eq(chat_id),
+            cache::topic_id.eq(topic_id),
+            cache::first_message_id.eq(first_message_id),
+            cache::last_message_id.eq(last_message_id),
+            cache::prompt.eq(prompt),
+            cache::summary.eq(summary),
+            cache::created_at.eq(now),
+            cache::updated_at.eq(now),
+        )),
+        (cache::csid,),
+        (cache::summary.eq(excluded(cache::summary)), cache::updated_at.eq(now)),
     )
     .execute(conn)
     .map(drop)

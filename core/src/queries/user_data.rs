@@ -6,7 +6,7 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 
 use crate::Connection;
-use crate::queries::cached;
+use crate::queries::upsert;
 use crate::schema::user_data;
 
 /// Stores `data` under `key` for the user in the chat, replacing what was there.
@@ -18,17 +18,15 @@ pub fn add_user_data(
     key: &str,
     data: &str,
 ) -> QueryResult<()> {
-    cached(
-        diesel::insert_into(user_data::table)
-            .values((
-                user_data::user_id.eq(user_id),
-                user_data::chat_id.eq(chat_id),
-                user_data::key.eq(key),
-                user_data::data.eq(data),
-            ))
-            .on_conflict((user_data::user_id, user_data::chat_id, user_data::key))
-            .do_update()
-            .set((user_data::data.eq(data), user_data::updated_at.eq(now))),
+    upsert(
+        diesel::insert_into(user_data::table).values((
+            user_data::user_id.eq(user_id),
+            user_data::chat_id.eq(chat_id),
+            user_data::key.eq(key),
+            user_data::data.eq(data),
+        )),
+        (user_data::user_id, user_data::chat_id, user_data::key),
+        (user_data::data.eq(data), user_data::updated_at.eq(now)),
     )
     .execute(conn)
     .map(drop)
