@@ -112,6 +112,22 @@ pub enum Error {
         /// SQLite's message.
         detail: String,
     },
+    /// The source's file was removed, or another file put in its place, while the database was
+    /// open: every call to the source fails from then on.
+    #[error(
+        "source `{source_name}`: {} was removed or replaced while the database was open; calls to \
+         it fail until the file is back and the database is reopened{}",
+        path.display(),
+        saved(saved_to.as_ref())
+    )]
+    FileGone {
+        /// The source.
+        source_name: String,
+        /// The path the file was opened at.
+        path: PathBuf,
+        /// Where the data the source still held was saved, for a writable source.
+        saved_to: Option<PathBuf>,
+    },
     /// A read-only source's file does not exist; read-only sources are never created.
     #[error(
         "read-only source `{source_name}`: {} does not exist; read-only sources are never created, \
@@ -174,6 +190,7 @@ impl Error {
             | Error::Query { source_name, .. }
             | Error::Corrupt { source_name, .. }
             | Error::MissingFile { source_name, .. }
+            | Error::FileGone { source_name, .. }
             | Error::Open { source_name, .. }
             | Error::Migration { source_name, .. }
             | Error::SchemaMismatch { source_name, .. } => Some(source_name),
@@ -217,6 +234,13 @@ fn read_only_message(source: &str, by: RefusedBy) -> String {
             "source `{source}` is read-only and SQLite refused the write (the file is opened \
              read-only); nothing was written"
         ),
+    }
+}
+
+fn saved(to: Option<&PathBuf>) -> String {
+    match to {
+        Some(to) => format!("; everything it held was saved to {}", to.display()),
+        None => String::new(),
     }
 }
 

@@ -14,10 +14,11 @@
 //! any connection is taken. Read-only sources are also opened read-only by SQLite, and every read,
 //! on every source, runs on a read-only connection.
 
-mod checkpoints;
 mod config;
 mod error;
+mod health;
 mod helpers;
+mod maintenance;
 mod qpsg;
 mod route;
 mod router;

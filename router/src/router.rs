@@ -8,10 +8,10 @@ use diesel::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use scheduled_thread_pool::ScheduledThreadPool;
 
-use crate::checkpoints::Checkpoints;
 use crate::config::{Config, OnSourceError};
 use crate::error::{Error, Result};
 use crate::helpers::{Helpers, PartFn};
+use crate::maintenance::Maintenance;
 use crate::route::{Access, Route, Tier};
 use crate::source::{Source, SourceInfo};
 use crate::stats::Stats;
@@ -31,7 +31,7 @@ const OFFLOAD_ABOVE: Duration = Duration::from_micros(50);
 /// and are refused before any connection is taken when the source is read-only.
 pub struct Router {
     // Declared first so that its thread stops, and closes its connections, before the sources.
-    checkpoints: Checkpoints,
+    maintenance: Maintenance,
     sources: Vec<Source>,
     by_name: FxHashMap<Box<str>, usize>,
     mapping: FxHashMap<i64, usize>,
@@ -97,9 +97,10 @@ impl Router {
                 targets.push(source.checkpoint_target());
             }
         }
-        let checkpoints = Checkpoints::new(targets);
+        let watched = sources.iter().map(|s| s.health.clone()).collect();
+        let maintenance = Maintenance::new(targets, watched);
         Ok(Router {
-            checkpoints,
+            maintenance,
             helpers,
             mapping,
             default,
@@ -176,7 +177,7 @@ impl Router {
         let source = &self.sources[index];
         source.counters.read(tier);
         trace(op, source, tier, Access::Read);
-        let result = source.reader().and_then(|mut conn| {
+        let result = source.check_file().and_then(|()| source.reader()).and_then(|mut conn| {
             query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
         });
         if result.is_err() {
@@ -199,12 +200,19 @@ impl Router {
         let source = &self.sources[index];
         source.counters.write(tier);
         trace(op, source, tier, Access::Write);
-        let result = source.writer().and_then(|mut conn| {
-            conn.immediate_transaction(query).map_err(|e| source.id.query_error(e, Access::Write))
+        let result = source.check_file().and_then(|()| source.writer()).and_then(|mut conn| {
+            let value = conn
+                .immediate_transaction(query)
+                .map_err(|e| source.id.query_error(e, Access::Write))?;
+            // A write into a file removed or replaced meanwhile is not acknowledged.
+            match source.health.check_after_write() {
+                None => Ok(value),
+                Some(fault) => Err(source.file_error(fault, Some(&mut conn))),
+            }
         });
         match (&result, source.checkpoint) {
             (Err(_), _) => source.counters.error(),
-            (Ok(_), Some(target)) => self.checkpoints.wrote(target),
+            (Ok(_), Some(target)) => self.maintenance.wrote(target),
             (Ok(_), None) => {}
         }
         result
@@ -233,7 +241,7 @@ impl Router {
         let visit = |source: &Source| -> Result<Vec<T>> {
             source.counters.fan_out_read();
             let started = Instant::now();
-            let result = source.reader().and_then(|mut conn| {
+            let result = source.check_file().and_then(|()| source.reader()).and_then(|mut conn| {
                 query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
             });
             source.counters.fan_out_took(started.elapsed());
@@ -299,7 +307,7 @@ impl Router {
         let stats = self.sources.iter().map(|source| {
             let background = source
                 .checkpoint
-                .map_or((false, 0), |t| (self.checkpoints.is_open(t), self.checkpoints.done(t)));
+                .map_or((false, 0), |t| (self.maintenance.is_open(t), self.maintenance.done(t)));
             source.stats(background)
         });
         Stats { sources: stats.collect() }

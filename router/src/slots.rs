@@ -43,6 +43,8 @@ pub(crate) enum Unavailable {
     Busy,
     /// A new connection could not be opened: r2d2's error.
     Open(r2d2::Error),
+    /// A new connection was needed, and the check made before opening it failed.
+    Refused,
 }
 
 impl Slots {
@@ -62,13 +64,15 @@ impl Slots {
         self.pool.state().connections
     }
 
-    /// Leases a connection, waiting up to `timeout` when all are leased. Returns the lease and,
-    /// when it had to wait, how long.
+    /// Leases a connection, waiting up to `timeout` when all are leased. Before a new connection
+    /// is opened, `may_open` is asked (r2d2 would retry a failing open for the whole timeout).
+    /// Returns the lease and, when it had to wait, how long.
     pub(crate) fn lease(
         &self,
         timeout: Duration,
+        may_open: &dyn Fn() -> bool,
     ) -> Result<(Lease<'_>, Option<Duration>), Unavailable> {
-        if let Some(lease) = self.try_lease()? {
+        if let Some(lease) = self.try_lease(may_open)? {
             return Ok((lease, None));
         }
         let started = Instant::now();
@@ -78,15 +82,19 @@ impl Slots {
         // it; if it comes first, it carries the slot's release to this thread, whose look then
         // finds the slot free.
         self.waiters.fetch_add(1, Ordering::SeqCst);
-        let result = self.wait(deadline);
+        let result = self.wait(deadline, may_open);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         result.map(|lease| (lease, Some(started.elapsed())))
     }
 
-    fn wait(&self, deadline: Instant) -> Result<Lease<'_>, Unavailable> {
+    fn wait(
+        &self,
+        deadline: Instant,
+        may_open: &dyn Fn() -> bool,
+    ) -> Result<Lease<'_>, Unavailable> {
         let mut guard = self.wait_lock.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(lease) = self.try_lease()? {
+            if let Some(lease) = self.try_lease(may_open)? {
                 return Ok(lease);
             }
             let now = Instant::now();
@@ -101,7 +109,7 @@ impl Slots {
     }
 
     /// Leases an idle connection, or opens one in an empty slot; `None` when every slot is leased.
-    fn try_lease(&self) -> Result<Option<Lease<'_>>, Unavailable> {
+    fn try_lease(&self, may_open: &dyn Fn() -> bool) -> Result<Option<Lease<'_>>, Unavailable> {
         let count = self.slots.len();
         let start = home_slot(count);
         let mut empty = None;
@@ -120,6 +128,9 @@ impl Slots {
         }
         match empty {
             Some(mut guard) => {
+                if !may_open() {
+                    return Err(Unavailable::Refused);
+                }
                 // An empty slot means r2d2 has room for one more connection.
                 let conn = self.pool.get().map_err(Unavailable::Open)?;
                 *guard = Some(conn);

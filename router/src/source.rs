@@ -20,9 +20,10 @@ use diesel::sql_types::Text;
 use multisource_migrations::SchemaState;
 use scheduled_thread_pool::ScheduledThreadPool;
 
-use crate::checkpoints;
 use crate::config::{Durability, SourceConfig};
 use crate::error::{Error, RefusedBy, Result};
+use crate::health::{Fault, Health};
+use crate::maintenance;
 use crate::route::Access;
 use crate::slots::{Lease, Slots, Unavailable};
 use crate::stats::{Counters, SourceStats};
@@ -46,6 +47,8 @@ pub(crate) struct Source {
     pub(crate) id: SourceId,
     pub(crate) counters: Arc<Counters>,
     pub(crate) info: SourceInfo,
+    /// The watch over the source's file.
+    pub(crate) health: Arc<Health>,
     /// The source's index among the checkpointer's targets, when it has background checkpoints.
     pub(crate) checkpoint: Option<usize>,
     // Readers are declared before the writer so that they close first: the last connection to
@@ -105,7 +108,8 @@ impl Source {
                 Some(id.pool(Access::Write, 1, threads, config)?),
             ),
         };
-        Ok(Source { id, counters, info, checkpoint: None, readers, writer })
+        let health = Arc::new(Health::new(&info.path));
+        Ok(Source { id, counters, info, health, checkpoint: None, readers, writer })
     }
 
     /// A connection for reads: read-only, `query_only = ON`.
@@ -127,8 +131,67 @@ impl Source {
         }
     }
 
+    /// Fails when the source's file was found removed, replaced or overwritten.
+    #[inline]
+    pub(crate) fn check_file(&self) -> Result<()> {
+        match self.health.fault() {
+            None => Ok(()),
+            Some(fault) => Err(self.file_error(fault, None)),
+        }
+    }
+
+    /// The error of a faulted file. When a writable source's file was removed, what the writer
+    /// still sees of it is saved first, once, next to it (`VACUUM INTO`): on `held`, the writer
+    /// the caller holds, if it holds it.
+    pub(crate) fn file_error(&self, fault: Fault, held: Option<&mut SqliteConnection>) -> Error {
+        let path = self.health.path().to_path_buf();
+        let source_name = self.id.name.to_string();
+        match fault {
+            Fault::NotADatabase => Error::Corrupt {
+                source_name,
+                path,
+                detail: "it was overwritten while open and no longer starts with a SQLite header"
+                    .into(),
+            },
+            Fault::Gone => {
+                let saved_to = match (&self.writer, held) {
+                    (None, _) => None,
+                    (Some(_), held) => {
+                        let outcome = self.health.rescued(|| {
+                            let target = self.health.rescue_path();
+                            let saved = match held {
+                                Some(conn) => vacuum_into(conn, &target),
+                                None => self
+                                    .writer()
+                                    .map_err(|e| e.to_string())
+                                    .and_then(|mut conn| vacuum_into(&mut conn, &target)),
+                            };
+                            saved.map(|()| target)
+                        });
+                        match outcome {
+                            Ok(target) => Some(target.clone()),
+                            Err(reason) => {
+                                tracing::error!(
+                                    target: "multisource",
+                                    source = &*self.id.name,
+                                    reason = %reason,
+                                    "the file was removed while open, and its data could not be saved",
+                                );
+                                None
+                            }
+                        }
+                    }
+                };
+                Error::FileGone { source_name, path, saved_to }
+            }
+        }
+    }
+
     fn lease<'a>(&'a self, slots: &'a Slots) -> Result<Lease<'a>> {
-        match slots.lease(self.id.timeout) {
+        // Before opening a connection, look at the file: r2d2 would retry a missing or broken
+        // file for the whole timeout.
+        let may_open = || self.health.check().is_none();
+        match slots.lease(self.id.timeout, &may_open) {
             Ok((lease, waited)) => {
                 if let Some(waited) = waited {
                     self.counters.waited(waited);
@@ -140,6 +203,10 @@ impl Source {
                 Err(match unavailable {
                     Unavailable::Busy => self.id.busy_pool_error(),
                     Unavailable::Open(error) => self.id.pool_error(&error),
+                    Unavailable::Refused => match self.health.fault() {
+                        Some(fault) => self.file_error(fault, None),
+                        None => self.id.busy_pool_error(),
+                    },
                 })
             }
         }
@@ -157,8 +224,8 @@ impl Source {
     }
 
     /// What the checkpointer needs to open this source.
-    pub(crate) fn checkpoint_target(&self) -> checkpoints::Target {
-        checkpoints::Target {
+    pub(crate) fn checkpoint_target(&self) -> maintenance::Target {
+        maintenance::Target {
             name: self.id.name.clone(),
             uri: uri(&self.info.path, "rw"),
             busy_timeout_ms: self.id.timeout.as_millis(),
@@ -336,7 +403,7 @@ fn writer_pragmas(timeout: Duration, config: &SourceConfig) -> String {
     };
     // With background checkpoints, the writer's own is only a backstop; else SQLite's default.
     let autocheckpoint = match has_background_checkpoints(config) {
-        true => checkpoints::BACKSTOP_PAGES,
+        true => maintenance::BACKSTOP_PAGES,
         false => 1_000,
     };
     format!(
@@ -350,6 +417,12 @@ fn writer_pragmas(timeout: Duration, config: &SourceConfig) -> String {
 /// besides the writer and a reader.
 pub(crate) fn has_background_checkpoints(config: &SourceConfig) -> bool {
     !config.is_readonly() && config.get_pool_size() >= 3
+}
+
+/// Writes a complete copy of `conn`'s database to `target`.
+fn vacuum_into(conn: &mut SqliteConnection, target: &Path) -> std::result::Result<(), String> {
+    let quoted = target.to_string_lossy().replace('\'', "''");
+    conn.batch_execute(&format!("VACUUM INTO '{quoted}';")).map_err(|e| e.to_string())
 }
 
 fn journal_mode(conn: &mut SqliteConnection, sql: &str) -> QueryResult<String> {

@@ -1,4 +1,7 @@
-//! Background checkpoints of writable sources.
+//! The router's maintenance thread: background checkpoints of writable sources, and the watch
+//! over every source's file ([`crate::health`]).
+//!
+//! ## Checkpoints
 //!
 //! In WAL mode every commit appends pages to the `-wal` file, and a checkpoint copies them back
 //! into the database file. By default SQLite runs the checkpoint inside the commit that crosses
@@ -6,7 +9,7 @@
 //! and two disk syncs while every other write waits, which costs a third of an average
 //! `save_chat_message`. Never checkpointing is worse: readers search a growing log for every page.
 //!
-//! Here one thread per router checkpoints the writable sources on connections of its own, which
+//! Here the thread checkpoints the writable sources on connections of its own, which
 //! SQLite lets run alongside the writer: the writer counts its commits and kicks the thread every
 //! [`KICK_EVERY`] writes, and the thread runs a `PASSIVE` checkpoint, which never blocks readers or
 //! the writer. The writer's own automatic checkpoint stays on as a backstop, at [`BACKSTOP_PAGES`].
@@ -14,10 +17,13 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use diesel::Connection;
 use diesel::SqliteConnection;
 use diesel::connection::SimpleConnection;
+
+use crate::health::{self, Health};
 
 /// A source's writes between two kicks of the checkpointer.
 pub(crate) const KICK_EVERY: u32 = 64;
@@ -36,8 +42,8 @@ pub(crate) struct Target {
     pub(crate) busy_timeout_ms: u128,
 }
 
-/// The checkpointing thread of a router, and the counters the writers kick it with.
-pub(crate) struct Checkpoints {
+/// The maintenance thread of a router, and the counters the writers kick it with.
+pub(crate) struct Maintenance {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
@@ -58,9 +64,9 @@ struct State {
     closing: bool,
 }
 
-impl Checkpoints {
-    /// Starts the thread for `targets` (none when there are none).
-    pub(crate) fn new(targets: Vec<Target>) -> Checkpoints {
+impl Maintenance {
+    /// Starts the thread, which checkpoints `targets` and watches the files of `watched`.
+    pub(crate) fn new(targets: Vec<Target>, watched: Vec<Arc<Health>>) -> Maintenance {
         let shared = Arc::new(Shared {
             state: Mutex::new(State { due: vec![false; targets.len()], closing: false }),
             kick: Condvar::new(),
@@ -68,17 +74,14 @@ impl Checkpoints {
             done: targets.iter().map(|_| AtomicU64::new(0)).collect(),
             open: targets.iter().map(|_| AtomicBool::new(false)).collect(),
         });
-        let thread = match targets.is_empty() {
-            true => None,
-            false => {
-                let shared = shared.clone();
-                std::thread::Builder::new()
-                    .name("multisource-checkpoints".into())
-                    .spawn(move || run(&shared, &targets))
-                    .ok()
-            }
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("multisource-maintenance".into())
+                .spawn(move || run(&shared, &targets, &watched))
+                .ok()
         };
-        Checkpoints { shared, thread }
+        Maintenance { shared, thread }
     }
 
     /// Counts a write on target `index`, kicking the thread every [`KICK_EVERY`] writes.
@@ -106,14 +109,26 @@ impl Checkpoints {
     }
 }
 
-/// The thread: wait for a kick, checkpoint the sources that are due, repeat until closing.
-fn run(shared: &Shared, targets: &[Target]) {
+/// The thread: check the files every [`health::CHECK_EVERY`], checkpoint the sources that are
+/// due when kicked, repeat until closing.
+fn run(shared: &Shared, targets: &[Target], watched: &[Arc<Health>]) {
     let mut connections: Vec<Option<SqliteConnection>> = targets.iter().map(|_| None).collect();
+    let mut next_check = Instant::now();
     loop {
+        if Instant::now() >= next_check {
+            for health in watched {
+                health.check();
+            }
+            next_check = Instant::now() + health::CHECK_EVERY;
+        }
         let due: Vec<usize> = {
             let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
             while !state.closing && !state.due.contains(&true) {
-                state = shared.kick.wait(state).unwrap_or_else(|e| e.into_inner());
+                let wait = next_check.saturating_duration_since(Instant::now());
+                if wait.is_zero() {
+                    break;
+                }
+                state = shared.kick.wait_timeout(state, wait).unwrap_or_else(|e| e.into_inner()).0;
             }
             if state.closing {
                 return;
@@ -169,7 +184,7 @@ fn open(target: &Target) -> Option<SqliteConnection> {
     }
 }
 
-impl Drop for Checkpoints {
+impl Drop for Maintenance {
     fn drop(&mut self) {
         {
             let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,0 +1,188 @@
+//! Whether a source's file is still the one it opened.
+//!
+//! SQLite keeps working on a file that was removed or replaced while it was open: reads go on
+//! reading the old file, and in WAL mode writes go on being acknowledged into a file that is gone
+//! as soon as the last connection closes. A file overwritten in place fails reads, but not always
+//! the next write. So the router watches: the maintenance thread checks every source's file
+//! every [`CHECK_EVERY`] (still at its path, same inode, still a SQLite header), and a write
+//! checks the path after it commits, at most once per [`WRITE_CHECK_EVERY`]. A source found at
+//! fault fails every call from then on, with an error naming it and its file.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often the maintenance thread checks every source's file.
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(200);
+
+/// A write checks that its file is still in place at most this often.
+pub(crate) const WRITE_CHECK_EVERY: Duration = Duration::from_millis(1);
+
+const OK: u8 = 0;
+const GONE: u8 = 1;
+const NOT_A_DATABASE: u8 = 2;
+
+/// The first 16 bytes of every SQLite database file.
+const HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// What went wrong with a source's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The file was removed, or another file was put in its place.
+    Gone,
+    /// The file no longer starts with a SQLite header: it was overwritten in place.
+    NotADatabase,
+}
+
+/// The watch over one source's file.
+#[derive(Debug)]
+pub(crate) struct Health {
+    path: PathBuf,
+    /// The file's device and inode when the source was opened.
+    identity: Option<(u64, u64)>,
+    fault: AtomicU8,
+    /// When a write last checked the path, in nanoseconds since `epoch`.
+    checked: AtomicU64,
+    epoch: Instant,
+    /// Where the data of a removed writable file was saved, once it was.
+    rescued: OnceLock<Result<PathBuf, String>>,
+}
+
+impl Health {
+    /// Starts watching `path`, which must exist now.
+    pub(crate) fn new(path: &Path) -> Health {
+        Health {
+            path: path.to_path_buf(),
+            identity: identity(path),
+            fault: AtomicU8::new(OK),
+            checked: AtomicU64::new(0),
+            // Set back by one period, so that the first write checks.
+            epoch: Instant::now().checked_sub(WRITE_CHECK_EVERY).unwrap_or_else(Instant::now),
+            rescued: OnceLock::new(),
+        }
+    }
+
+    /// The fault found so far, if any: one atomic load.
+    #[inline]
+    pub(crate) fn fault(&self) -> Option<Fault> {
+        match self.fault.load(Ordering::Relaxed) {
+            OK => None,
+            GONE => Some(Fault::Gone),
+            _ => Some(Fault::NotADatabase),
+        }
+    }
+
+    /// Checks that the file is still at its path and still a SQLite database; records and returns
+    /// the fault found.
+    pub(crate) fn check(&self) -> Option<Fault> {
+        if let Some(fault) = self.fault() {
+            return Some(fault);
+        }
+        let found = match identity(&self.path) {
+            now if now != self.identity => Some(Fault::Gone),
+            _ if !has_header(&self.path) => Some(Fault::NotADatabase),
+            _ => None,
+        };
+        if let Some(fault) = found {
+            self.record(fault);
+        }
+        found
+    }
+
+    /// After a write: checks that the file is still at its path, unless a write did so less than
+    /// [`WRITE_CHECK_EVERY`] ago.
+    pub(crate) fn check_after_write(&self) -> Option<Fault> {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let last = self.checked.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < WRITE_CHECK_EVERY.as_nanos() as u64 {
+            return self.fault();
+        }
+        self.checked.store(now, Ordering::Relaxed);
+        if identity(&self.path) != self.identity {
+            self.record(Fault::Gone);
+        }
+        self.fault()
+    }
+
+    fn record(&self, fault: Fault) {
+        let code = match fault {
+            Fault::Gone => GONE,
+            Fault::NotADatabase => NOT_A_DATABASE,
+        };
+        // The first fault found stays.
+        let _ = self.fault.compare_exchange(OK, code, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The file watched.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where a rescue copy goes: next to the file, named after it and the time.
+    pub(crate) fn rescue_path(&self) -> PathBuf {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(format!(".rescued-{seconds}"));
+        PathBuf::from(name)
+    }
+
+    /// The outcome of the rescue, running `rescue` the first time only.
+    pub(crate) fn rescued(
+        &self,
+        rescue: impl FnOnce() -> Result<PathBuf, String>,
+    ) -> &Result<PathBuf, String> {
+        self.rescued.get_or_init(rescue)
+    }
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+fn has_header(path: &Path) -> bool {
+    let mut header = [0u8; 16];
+    match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)) {
+        Ok(()) => &header == HEADER,
+        // A file shorter than a header is not a database; one that cannot be read now is left
+        // to the calls to report.
+        Err(e) => e.kind() != std::io::ErrorKind::UnexpectedEof,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_replaced_or_overwritten_file_is_found() {
+        let dir = std::env::temp_dir().join(format!("multisource-health-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.db");
+        let mut header = HEADER.to_vec();
+        header.resize(4096, 0);
+        std::fs::write(&path, &header).unwrap();
+
+        let health = Health::new(&path);
+        assert_eq!(health.check(), None);
+        std::fs::write(&path, vec![7u8; 4096]).unwrap();
+        assert_eq!(health.check(), Some(Fault::NotADatabase));
+        assert_eq!(health.fault(), Some(Fault::NotADatabase), "the first fault stays");
+
+        std::fs::write(&path, &header).unwrap();
+        let health = Health::new(&path);
+        let other = dir.join("b.db");
+        std::fs::write(&other, &header).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert_eq!(health.check(), Some(Fault::Gone), "another file in its place");
+
+        let health = Health::new(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(health.check_after_write(), Some(Fault::Gone));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
