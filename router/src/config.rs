@@ -44,6 +44,7 @@ pub struct SourceConfig {
     pool_size: u32,
     timeout: Duration,
     durability: Durability,
+    immutable: bool,
 }
 
 /// How hard a writable source works to keep acknowledged writes across failures.
@@ -102,6 +103,7 @@ impl SourceConfig {
             pool_size: DEFAULT_POOL_SIZE,
             timeout: Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS),
             durability: Durability::Normal,
+            immutable: false,
         }
     }
 
@@ -127,6 +129,15 @@ impl SourceConfig {
     /// Sets the durability of the source's writes.
     pub fn durability(mut self, durability: Durability) -> SourceConfig {
         self.durability = durability;
+        self
+    }
+
+    /// Declares a read-only source's file frozen: SQLite then opens it with `immutable=1`, taking
+    /// no lock and creating no `-shm` file, and trusts that nothing changes it. The risk: if the
+    /// file does change while open (another process writes it, a backup is restored over it),
+    /// reads may return wrong rows or report a damaged database. Only for archives nothing writes.
+    pub fn immutable(mut self, immutable: bool) -> SourceConfig {
+        self.immutable = immutable;
         self
     }
 
@@ -162,8 +173,21 @@ impl SourceConfig {
         self.durability
     }
 
+    /// True when the source is a frozen archive, opened with SQLite's `immutable=1`.
+    pub fn is_immutable(&self) -> bool {
+        self.immutable
+    }
+
     fn validate(&self, key: &str) -> std::result::Result<(), (String, String)> {
         let field = |f: &str| format!("{key}.{f}");
+        if self.immutable && !self.readonly {
+            return Err((
+                field("immutable"),
+                "only a read-only source can be immutable; add `readonly = true`, or remove \
+                 `immutable` if the bot writes to this file"
+                    .into(),
+            ));
+        }
         if self.path.as_os_str().is_empty() {
             return Err((field("path"), "the path is empty; give the database file".into()));
         }
@@ -366,7 +390,8 @@ fn quoted(names: &[String]) -> String {
 /// Keys of the `[database]` table, in their canonical (snake_case) spelling.
 const TOP_KEYS: &[&str] = &["default", "sources", "chat_mapping", "on_source_error"];
 /// Keys of a source table.
-const SOURCE_KEYS: &[&str] = &["path", "readonly", "pool_size", "timeout", "durability"];
+const SOURCE_KEYS: &[&str] =
+    &["path", "readonly", "pool_size", "timeout", "durability", "immutable"];
 
 struct Parser<'a> {
     text: &'a str,
@@ -387,7 +412,8 @@ impl Parser<'_> {
 
     fn parse(&self) -> Result<Config> {
         let doc = DeTable::parse(self.text).map_err(|e| {
-            self.error("", e.span(), format!("not valid TOML: {}", e.message().trim_end()))
+            let key = e.span().map_or_else(String::new, |s| key_near(self.text, s.start));
+            self.error(&key, e.span(), format!("not valid TOML: {}", e.message().trim_end()))
         })?;
         let root = doc.get_ref();
         let (table, prefix, span) = match root.iter().find(|(k, _)| k.get_ref() == "database") {
@@ -569,6 +595,10 @@ impl Parser<'_> {
                 }
                 "readonly" => match v.get_ref() {
                     DeValue::Boolean(b) => source.readonly = *b,
+                    other => return Err(self.expected(&path, v, "true or false", other)),
+                },
+                "immutable" => match v.get_ref() {
+                    DeValue::Boolean(b) => source.immutable = *b,
                     other => return Err(self.expected(&path, v, "true or false", other)),
                 },
                 "pool_size" => {
@@ -776,6 +806,37 @@ fn quote_key(key: &str) -> String {
     {
         true => key.to_owned(),
         false => format!("{key:?}"),
+    }
+}
+
+/// The key a syntax error at `offset` is under, read from the text since it did not parse: the
+/// last table header before the error's line, and the key assigned on that line, if any.
+fn key_near(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let start = text.as_bytes()[..offset].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let end = text.as_bytes()[offset..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(text.len(), |i| offset + i);
+    let clean = |key: &str| -> Option<String> {
+        let parts: Vec<&str> =
+            key.split('.').map(|p| p.trim().trim_matches(|c| c == '"' || c == '\'')).collect();
+        let bare = |p: &&str| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        parts.iter().all(bare).then(|| parts.join("."))
+    };
+    let table = text.get(..start).unwrap_or("").lines().rev().find_map(|line| {
+        let line = line.trim();
+        let inner = line.strip_prefix('[')?.split(']').next()?.trim_start_matches('[');
+        clean(inner)
+    });
+    let assigned =
+        text.get(start..end).and_then(|line| line.split_once('=')).and_then(|(k, _)| clean(k));
+    match (table, assigned) {
+        (Some(table), Some(key)) => format!("{table}.{key}"),
+        (Some(key), None) | (None, Some(key)) => key,
+        (None, None) => String::new(),
     }
 }
 

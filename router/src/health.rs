@@ -4,9 +4,12 @@
 //! reading the old file, and in WAL mode writes go on being acknowledged into a file that is gone
 //! as soon as the last connection closes. A file overwritten in place fails reads, but not always
 //! the next write. So the router watches: the maintenance thread checks every source's file
-//! every [`CHECK_EVERY`] (still at its path, same inode, still a SQLite header), and a write
-//! checks the path after it commits, at most once per [`WRITE_CHECK_EVERY`]. A source found at
-//! fault fails every call from then on, with an error naming it and its file.
+//! every [`CHECK_EVERY`] (still at its path, same inode, still a SQLite header), a write checks
+//! after it commits, at most once per [`WRITE_CHECK_EVERY`]. A call that SQLite told the file is
+//! damaged (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) records that too: a checkpoint can write a valid
+//! first page back over garbage, so the header alone does not tell. A source found at fault fails
+//! every call from then on, with an error naming it and its file, so that nothing more is written
+//! into a damaged file.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -24,6 +27,7 @@ pub(crate) const WRITE_CHECK_EVERY: Duration = Duration::from_millis(1);
 const OK: u8 = 0;
 const GONE: u8 = 1;
 const NOT_A_DATABASE: u8 = 2;
+const DAMAGED: u8 = 3;
 
 /// The first 16 bytes of every SQLite database file.
 const HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -35,6 +39,8 @@ pub(crate) enum Fault {
     Gone,
     /// The file no longer starts with a SQLite header: it was overwritten in place.
     NotADatabase,
+    /// SQLite found the file damaged while reading or writing it.
+    Damaged,
 }
 
 /// The watch over one source's file.
@@ -71,7 +77,8 @@ impl Health {
         match self.fault.load(Ordering::Relaxed) {
             OK => None,
             GONE => Some(Fault::Gone),
-            _ => Some(Fault::NotADatabase),
+            NOT_A_DATABASE => Some(Fault::NotADatabase),
+            _ => Some(Fault::Damaged),
         }
     }
 
@@ -92,8 +99,7 @@ impl Health {
         found
     }
 
-    /// After a write: checks that the file is still at its path, unless a write did so less than
-    /// [`WRITE_CHECK_EVERY`] ago.
+    /// After a write: checks the file, unless a write did so less than [`WRITE_CHECK_EVERY`] ago.
     pub(crate) fn check_after_write(&self) -> Option<Fault> {
         let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let last = self.checked.load(Ordering::Relaxed);
@@ -101,16 +107,22 @@ impl Health {
             return self.fault();
         }
         self.checked.store(now, Ordering::Relaxed);
-        if identity(&self.path) != self.identity {
-            self.record(Fault::Gone);
+        self.check()
+    }
+
+    /// Records that SQLite found the file damaged, unless a fault was found before; the file is
+    /// checked first, so that a removed or overwritten file is reported as such.
+    pub(crate) fn damaged(&self) {
+        if self.check().is_none() {
+            self.record(Fault::Damaged);
         }
-        self.fault()
     }
 
     fn record(&self, fault: Fault) {
         let code = match fault {
             Fault::Gone => GONE,
             Fault::NotADatabase => NOT_A_DATABASE,
+            Fault::Damaged => DAMAGED,
         };
         // The first fault found stays.
         let _ = self.fault.compare_exchange(OK, code, Ordering::Relaxed, Ordering::Relaxed);
@@ -174,6 +186,10 @@ mod tests {
         assert_eq!(health.fault(), Some(Fault::NotADatabase), "the first fault stays");
 
         std::fs::write(&path, &header).unwrap();
+        let health = Health::new(&path);
+        health.damaged();
+        assert_eq!(health.fault(), Some(Fault::Damaged), "SQLite's word is enough");
+
         let health = Health::new(&path);
         let other = dir.join("b.db");
         std::fs::write(&other, &header).unwrap();

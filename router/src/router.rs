@@ -180,8 +180,9 @@ impl Router {
         let result = source.check_file().and_then(|()| source.reader()).and_then(|mut conn| {
             query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
         });
-        if result.is_err() {
+        if let Err(error) = &result {
             source.counters.error();
+            source.noticed(error);
         }
         result
     }
@@ -211,7 +212,10 @@ impl Router {
             }
         });
         match (&result, source.checkpoint) {
-            (Err(_), _) => source.counters.error(),
+            (Err(error), _) => {
+                source.counters.error();
+                source.noticed(error);
+            }
             (Ok(_), Some(target)) => self.maintenance.wrote(target),
             (Ok(_), None) => {}
         }
@@ -245,8 +249,9 @@ impl Router {
                 query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
             });
             source.counters.fan_out_took(started.elapsed());
-            if result.is_err() {
+            if let Err(error) = &result {
                 source.counters.error();
+                source.noticed(error);
             }
             result
         };

@@ -64,6 +64,8 @@ pub(crate) struct SourceId {
     path: PathBuf,
     timeout: Duration,
     pool_size: u32,
+    /// The URI `mode` of readers: `ro`, or `ro&immutable=1` for a frozen archive.
+    read_mode: &'static str,
 }
 
 impl Source {
@@ -84,6 +86,7 @@ impl Source {
             path: path.clone(),
             timeout: config.get_timeout(),
             pool_size: config.get_pool_size(),
+            read_mode: if config.is_immutable() { "ro&immutable=1" } else { "ro" },
         };
         let mut info = SourceInfo {
             config: config.clone(),
@@ -131,6 +134,14 @@ impl Source {
         }
     }
 
+    /// Records that SQLite said the file is damaged, so that the next calls fail at once and
+    /// nothing more is written into it.
+    pub(crate) fn noticed(&self, error: &Error) {
+        if matches!(error, Error::Corrupt { .. }) {
+            self.health.damaged();
+        }
+    }
+
     /// Fails when the source's file was found removed, replaced or overwritten.
     #[inline]
     pub(crate) fn check_file(&self) -> Result<()> {
@@ -151,6 +162,13 @@ impl Source {
                 source_name,
                 path,
                 detail: "it was overwritten while open and no longer starts with a SQLite header"
+                    .into(),
+            },
+            Fault::Damaged => Error::Corrupt {
+                source_name,
+                path,
+                detail: "SQLite found it damaged while the database was open; check it with \
+                         `PRAGMA integrity_check` and reopen the database"
                     .into(),
             },
             Fault::Gone => {
@@ -285,7 +303,7 @@ impl SourceId {
             }
             Err(e) => return Err(self.open_error(e.to_string())),
         }
-        let mut conn = SqliteConnection::establish(&uri(&self.path, "ro"))
+        let mut conn = SqliteConnection::establish(&uri(&self.path, self.read_mode))
             .map_err(|e| self.open_error(e.to_string()))?;
         conn.batch_execute(&reader_pragmas(self.timeout))
             .map_err(|e| self.query_error(e, Access::Read))?;
@@ -315,7 +333,7 @@ impl SourceId {
         config: &SourceConfig,
     ) -> Result<Slots> {
         let (mode, pragmas) = match access {
-            Access::Read => ("ro", reader_pragmas(self.timeout)),
+            Access::Read => (self.read_mode, reader_pragmas(self.timeout)),
             Access::Write => ("rwc", writer_pragmas(self.timeout, config)),
         };
         Pool::builder()

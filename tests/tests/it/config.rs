@@ -375,12 +375,17 @@ fn pool_sizes_and_timeouts_out_of_range_are_refused() {
 }
 
 #[test]
-fn invalid_toml_is_refused_with_its_line() {
+fn invalid_toml_is_refused_with_its_line_and_the_key_read_there() {
     let (key, line, message) = refused("default = \"a\"\n[sources.a]\npath = \"a.db\n");
-    assert_eq!((key.as_str(), line), ("", Some(3)));
+    assert_eq!((key.as_str(), line), ("sources.a.path", Some(3)));
     assert!(message.starts_with("not valid TOML"), "{message}");
-    let (_, line, _) = refused("default = \"a\"\ndefault = \"b\"\n");
-    assert_eq!(line, Some(2));
+    let (key, line, _) = refused("default = \"a\"\ndefault = \"b\"\n");
+    assert_eq!((key.as_str(), line), ("default", Some(2)));
+    let (key, line, _) = refused("[database.sources.\"x\"]\n!!!\n");
+    assert_eq!((key.as_str(), line), ("database.sources.x", Some(2)));
+    // Nothing to read a key from: the line alone.
+    let (key, line, _) = refused("@@@\n");
+    assert_eq!((key.as_str(), line), ("", Some(1)));
 }
 
 #[test]
