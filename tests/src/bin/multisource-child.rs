@@ -1,0 +1,162 @@
+//! A second process for the reliability tests (`tests/it/crash.rs`, `tests/it/shared.rs`,
+//! `tests/it/faults.rs`). Each mode prints one line per event on standard output and flushes it,
+//! so that the test reads exactly what the process had acknowledged when it died.
+//!
+//! - `write-messages DB FIRST [normal|full]`: saves messages through multisource, ids from FIRST
+//!   up, forever, printing each id once `save_chat_message` returned `Ok`.
+//! - `watch DB ROUNDS`: reads the database with a plain read-only connection, ROUNDS times, each
+//!   in one transaction, checking that what it sees is consistent (every message counted in its
+//!   author's `messages_count`) and never goes back; prints `seen N` for each count seen, and
+//!   `inconsistent ...` when a check fails (after `ready`, once its connection is open).
+//! - `write-plain DB COUNT`: commits COUNT settings through a plain connection, one per
+//!   transaction, printing `committed I` after each.
+//! - `hold-lock DB`: opens a plain connection, takes the write lock (`BEGIN IMMEDIATE`), prints
+//!   `locked`, and holds it until standard input closes.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use multisource::{Config, Database, Durability, NewMessage, SourceConfig};
+
+/// The chat and the user the messages are written for.
+const CHAT: i64 = -1001000000042;
+const USER: i64 = 777001;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["write-messages", db, first, rest @ ..] => {
+            write_messages(db, first, rest.first().copied())
+        }
+        ["watch", db, rounds] => watch(db, rounds),
+        ["write-plain", db, count] => write_plain(db, count),
+        ["hold-lock", db] => hold_lock(db),
+        _ => Err("usage: multisource-child write-messages|watch|write-plain|hold-lock ...".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn say(line: std::fmt::Arguments<'_>) -> Result {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|()| out.flush()).map_err(|e| e.to_string())
+}
+
+fn write_messages(db: &str, first: &str, durability: Option<&str>) -> Result {
+    let first: u64 = first.parse().map_err(|_| format!("not an id: {first}"))?;
+    let durability = match durability {
+        None | Some("normal") => Durability::Normal,
+        Some("full") => Durability::Full,
+        Some(other) => return Err(format!("not a durability: {other}")),
+    };
+    let config = Config::builder()
+        .source(SourceConfig::new("main", db).durability(durability))
+        .default_source("main")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let db = Database::open(config).map_err(|e| e.to_string())?;
+    db.update_chat_user(CHAT, USER, "@writer", "Writer").map_err(|e| e.to_string())?;
+    let date = NaiveDate::from_ymd_opt(2025, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    for id in first.. {
+        let text = format!("message {id}");
+        let message = NewMessage { message_text: &text, ..NewMessage::default() };
+        db.save_chat_message(date, CHAT, USER, &id.to_string(), &message)
+            .map_err(|e| e.to_string())?;
+        say(format_args!("{id}"))?;
+    }
+    Ok(())
+}
+
+fn plain(db: &str, mode: &str) -> Result<SqliteConnection> {
+    let mut conn = SqliteConnection::establish(&format!("file:{db}?mode={mode}"))
+        .map_err(|e| e.to_string())?;
+    conn.batch_execute("PRAGMA busy_timeout = 10000;").map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn watch(db: &str, rounds: &str) -> Result {
+    let rounds: u64 = rounds.parse().map_err(|_| format!("not a number: {rounds}"))?;
+    let mut conn = plain(db, "ro")?;
+    say(format_args!("ready"))?;
+    let mut last = 0;
+    for _ in 0..rounds {
+        // One read transaction: both counts from one snapshot.
+        let (messages, counted) = conn
+            .transaction(|c| {
+                let messages = diesel::sql_query("SELECT count(*) AS n FROM chat_messages")
+                    .get_result::<Count>(c)?
+                    .n;
+                let counted =
+                    diesel::sql_query("SELECT ifnull(sum(messages_count), 0) AS n FROM chat_users")
+                        .get_result::<Count>(c)?
+                        .n;
+                Ok::<_, diesel::result::Error>((messages, counted))
+            })
+            .map_err(|e| e.to_string())?;
+        if messages != counted {
+            say(format_args!("inconsistent {messages} messages, {counted} counted"))?;
+        }
+        if messages < last {
+            say(format_args!("inconsistent {messages} messages after {last}"))?;
+        }
+        if messages != last {
+            say(format_args!("seen {messages}"))?;
+            last = messages;
+        }
+    }
+    Ok(())
+}
+
+fn write_plain(db: &str, count: &str) -> Result {
+    let count: u64 = count.parse().map_err(|_| format!("not a number: {count}"))?;
+    let mut conn = plain(db, "rw")?;
+    for i in 0..count {
+        conn.immediate_transaction(|c| {
+            diesel::sql_query(
+                "INSERT INTO settings (key, value) VALUES (?, 'from another process')",
+            )
+            .bind::<Text, _>(format!("plain-{i}"))
+            .execute(c)
+        })
+        .map_err(|e| e.to_string())?;
+        say(format_args!("committed {i}"))?;
+    }
+    Ok(())
+}
+
+fn hold_lock(db: &str) -> Result {
+    let mut conn = plain(db, "rw")?;
+    conn.batch_execute(
+        "BEGIN IMMEDIATE; INSERT INTO settings (key, value) VALUES ('held', 'lock');",
+    )
+    .map_err(|e| e.to_string())?;
+    say(format_args!("locked"))?;
+    // Hold the lock until the test closes our standard input.
+    let mut line = String::new();
+    while std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())? > 0 {
+        line.clear();
+    }
+    conn.batch_execute("ROLLBACK;").map_err(|e| e.to_string())
+}
