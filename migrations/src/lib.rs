@@ -153,6 +153,12 @@ pub fn versions() -> Vec<String> {
     embedded().iter().map(|m| m.name().version().to_string()).collect()
 }
 
+/// The full names of [`MIGRATIONS`] (version and description, as their folders are named),
+/// oldest first, in the order of [`versions`].
+pub fn names() -> Vec<String> {
+    embedded().iter().map(|m| m.name().to_string()).collect()
+}
+
 fn embedded() -> Vec<Box<dyn Migration<Sqlite>>> {
     // Listing embedded migrations cannot fail: they were read and checked at compile time.
     MigrationSource::<Sqlite>::migrations(&MIGRATIONS).unwrap_or_default()
@@ -347,6 +353,9 @@ mod tests {
                 "20251115000006"
             ]
         );
+        let names = names();
+        assert_eq!(names.len(), v.len());
+        assert_eq!(names[0], "2025-10-24-000001_initial_schema");
     }
 
     #[test]

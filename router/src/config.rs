@@ -280,6 +280,12 @@ impl Config {
         &self.chat_mapping
     }
 
+    /// The source a chat's calls go to when they name none: the chat's mapping, or the default
+    /// source. Touches no database.
+    pub fn source_for_chat(&self, chat_id: i64) -> &str {
+        self.chat_mapping.get(&chat_id).map_or(&self.default, String::as_str)
+    }
+
     /// What fan-out reads do when a source fails.
     pub fn on_source_error(&self) -> OnSourceError {
         self.on_source_error

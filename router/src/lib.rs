@@ -33,6 +33,6 @@ pub use crate::config::{
 pub use crate::error::{Error, RefusedBy, Result};
 pub use crate::route::{Access, Route, Tier};
 pub use crate::router::Router;
-pub use crate::source::SourceInfo;
+pub use crate::source::{SourceInfo, sqlite_uri};
 pub use crate::stats::{SourceStats, Stats, TierCounts};
 pub use multisource_migrations::{Mismatch, SchemaState};

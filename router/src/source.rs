@@ -3,9 +3,9 @@
 //!
 //! A writable source has a writer pool of exactly one connection (SQLite admits one writer at a
 //! time; queueing writers in the pool never produces `SQLITE_BUSY` between them), one connection
-//! for background checkpoints when `pool-size` is 3 or more (see [`crate::checkpoints`]), and
-//! readers for the rest of `pool-size`. Calls lease the pools' connections through [`Slots`]. Every reader, on every source, is opened with `mode=ro` and runs
-//! with `query_only = ON`, so a read can never write, whatever SQL it runs. A read-only source has
+//! for background checkpoints when `pool-size` is 3 or more (see [`crate::maintenance`]), and
+//! readers for the rest of `pool-size`. Calls lease the pools' connections through [`Slots`].
+//! Every reader, on every source, is opened with `mode=ro` and runs with `query_only = ON`, so a read can never write, whatever SQL it runs. A read-only source has
 //! only readers, and its file is never created, migrated or written.
 
 use std::fs;
@@ -245,7 +245,7 @@ impl Source {
     pub(crate) fn checkpoint_target(&self) -> maintenance::Target {
         maintenance::Target {
             name: self.id.name.clone(),
-            uri: uri(&self.info.path, "rw"),
+            uri: sqlite_uri(&self.info.path, "rw"),
             busy_timeout_ms: self.id.timeout.as_millis(),
         }
     }
@@ -266,7 +266,7 @@ impl SourceId {
         if self.path.is_dir() {
             return Err(self.open_error("it is a folder, not a database file".into()));
         }
-        let mut conn = SqliteConnection::establish(&uri(&self.path, "rwc"))
+        let mut conn = SqliteConnection::establish(&sqlite_uri(&self.path, "rwc"))
             .map_err(|e| self.open_error(e.to_string()))?;
         conn.batch_execute(&format!("PRAGMA busy_timeout = {};", self.timeout.as_millis()))
             .map_err(|e| self.query_error(e, Access::Write))?;
@@ -303,7 +303,7 @@ impl SourceId {
             }
             Err(e) => return Err(self.open_error(e.to_string())),
         }
-        let mut conn = SqliteConnection::establish(&uri(&self.path, self.read_mode))
+        let mut conn = SqliteConnection::establish(&sqlite_uri(&self.path, self.read_mode))
             .map_err(|e| self.open_error(e.to_string()))?;
         conn.batch_execute(&reader_pragmas(self.timeout))
             .map_err(|e| self.query_error(e, Access::Read))?;
@@ -345,7 +345,7 @@ impl SourceId {
             .connection_timeout(self.timeout)
             .thread_pool(threads.clone())
             .connection_customizer(Box::new(Pragmas(pragmas)))
-            .build(ConnectionManager::new(uri(&self.path, mode)))
+            .build(ConnectionManager::new(sqlite_uri(&self.path, mode)))
             .map(Slots::new)
             .map_err(|e| self.pool_error(&e))
     }
@@ -454,7 +454,10 @@ fn journal_mode(conn: &mut SqliteConnection, sql: &str) -> QueryResult<String> {
 
 /// The SQLite URI of `path` opened in `mode` (`ro` or `rwc`): `file:` and the path with the
 /// characters URIs reserve percent-encoded.
-pub(crate) fn uri(path: &Path, mode: &str) -> String {
+/// The SQLite URI of `path` opened with `mode` (`ro`, `rw`, `rwc`, or `ro&immutable=1`): every
+/// byte SQLite would read as URI syntax is escaped. The connections of tools that work beside
+/// the router (the operator's command line) are opened with it, as the router's own are.
+pub fn sqlite_uri(path: &Path, mode: &str) -> String {
     let mut out = String::from("file:");
     for byte in path.as_os_str().as_encoded_bytes() {
         match byte {
@@ -475,9 +478,12 @@ mod tests {
 
     #[test]
     fn uri_escapes_what_sqlite_would_read_as_uri_syntax() {
-        assert_eq!(uri(Path::new("/a b/c?d#e%f.db"), "ro"), "file:/a%20b/c%3Fd%23e%25f.db?mode=ro");
         assert_eq!(
-            uri(Path::new("/tmp/снег.db"), "rwc"),
+            sqlite_uri(Path::new("/a b/c?d#e%f.db"), "ro"),
+            "file:/a%20b/c%3Fd%23e%25f.db?mode=ro"
+        );
+        assert_eq!(
+            sqlite_uri(Path::new("/tmp/снег.db"), "rwc"),
             "file:/tmp/%D1%81%D0%BD%D0%B5%D0%B3.db?mode=rwc"
         );
     }
