@@ -1,0 +1,186 @@
+//! `multisource migrate`: brings the writable sources to the current schema, as the bot does when
+//! it opens them, and reports one line per migration per source. Read-only sources are never
+//! touched; their schema is checked, and a mismatch is a finding.
+
+use std::path::{Path, PathBuf};
+
+use diesel::connection::SimpleConnection;
+use multisource::{SchemaState, SourceConfig};
+use serde::Serialize;
+
+use crate::files::{inspect, open_write};
+use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, some_of};
+
+#[derive(Debug, Serialize)]
+struct Report {
+    config: PathBuf,
+    dry_run: bool,
+    sources: Vec<SourceMigration>,
+}
+
+#[derive(Debug, Serialize)]
+struct SourceMigration {
+    name: String,
+    path: PathBuf,
+    readonly: bool,
+    /// `migrated`, `current`, `would-migrate`, `created`, `would-create`, `not-touched`
+    /// (read-only) or `failed`.
+    action: &'static str,
+    /// The Python schema version adopted (its migrations recorded as applied, no row changed).
+    adopted_python_version: Option<i64>,
+    /// The migrations applied, or that would be, by name.
+    migrations: Vec<String>,
+    /// What went wrong, or what is wrong with a read-only source's schema.
+    problem: Option<String>,
+}
+
+/// Runs `migrate` on the configuration at `path`.
+pub(crate) fn run(path: &Path, dry_run: bool, json: bool) -> Result<Outcome, Failure> {
+    let config = load_config(path)?;
+    let sources: Vec<SourceMigration> = config
+        .sources()
+        .iter()
+        .map(|s| match s.is_readonly() {
+            true => read_only(s),
+            false => writable(s, dry_run),
+        })
+        .collect();
+    let found = sources.iter().any(|s| s.problem.is_some());
+    let report = Report { config: path.to_path_buf(), dry_run, sources };
+    if json {
+        print_json(&report);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(Outcome::found(found))
+}
+
+fn entry(source: &SourceConfig, action: &'static str) -> SourceMigration {
+    SourceMigration {
+        name: source.name().to_owned(),
+        path: source.path().to_path_buf(),
+        readonly: source.is_readonly(),
+        action,
+        adopted_python_version: None,
+        migrations: Vec::new(),
+        problem: None,
+    }
+}
+
+fn read_only(source: &SourceConfig) -> SourceMigration {
+    let mut out = entry(source, "not-touched");
+    let found = inspect(source);
+    out.problem = match (found.exists, found.error) {
+        (false, _) => Some(format!("the file {} is missing", source.path().display())),
+        (true, Some(error)) => Some(error),
+        (true, None) if !found.mismatches.is_empty() => Some(format!(
+            "its schema differs from what multisource reads, and a read-only source is never \
+             migrated: {}",
+            some_of(&found.mismatches, 5)
+        )),
+        (true, None) => None,
+    };
+    out
+}
+
+/// The names of the migrations `state` still needs, and the Python version it would adopt.
+fn pending(state: &SchemaState) -> (Option<i64>, Vec<String>) {
+    let names = multisource_migrations::names();
+    let versions = multisource_migrations::versions();
+    let skip = |done: &dyn Fn(&str) -> bool| -> Vec<String> {
+        versions.iter().zip(&names).filter(|(v, _)| !done(v)).map(|(_, n)| n.clone()).collect()
+    };
+    match state {
+        SchemaState::Empty | SchemaState::Unknown => (None, names.clone()),
+        SchemaState::Managed { pending } => (None, skip(&|v| !pending.iter().any(|p| p == v))),
+        SchemaState::Python { version } => {
+            let adopted = usize::try_from(*version).unwrap_or(0);
+            (Some(*version), names.iter().skip(adopted).cloned().collect())
+        }
+    }
+}
+
+fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
+    let found = inspect(source);
+    if let Some(error) = found.error {
+        let mut out = entry(source, "failed");
+        out.problem = Some(error);
+        return out;
+    }
+    let state = found.state.unwrap_or(SchemaState::Empty);
+    let (adopt, names) = pending(&state);
+    if dry_run {
+        let action = match (found.exists, names.is_empty() && adopt.is_none()) {
+            (false, _) => "would-create",
+            (true, true) => "current",
+            (true, false) => "would-migrate",
+        };
+        let mut out = entry(source, action);
+        out.adopted_python_version = adopt;
+        out.migrations = names;
+        return out;
+    }
+    let created = !found.exists;
+    let result = open_write(source.path(), source.get_timeout(), true).and_then(|mut conn| {
+        // The bot's writable sources run in WAL mode; a file created here starts in it too.
+        conn.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| describe(&e))?;
+        multisource_migrations::migrate(&mut conn).map_err(|e| describe(&e))
+    });
+    match result {
+        Ok(report) => {
+            let all = multisource_migrations::names();
+            let versions = multisource_migrations::versions();
+            let action = match (created, report.applied.is_empty()) {
+                (true, _) => "created",
+                (false, true) if report.adopted_python_version.is_none() => "current",
+                (false, _) => "migrated",
+            };
+            let mut out = entry(source, action);
+            out.adopted_python_version = report.adopted_python_version;
+            out.migrations = report
+                .applied
+                .iter()
+                .map(|v| versions.iter().position(|x| x == v).map_or(v.clone(), |i| all[i].clone()))
+                .collect();
+            out
+        }
+        Err(error) => {
+            let mut out = entry(source, "failed");
+            out.problem = Some(error);
+            out
+        }
+    }
+}
+
+fn render(report: &Report) -> String {
+    let mut table = Table::new(&["source", "migration", "result"]);
+    for s in &report.sources {
+        let verb = if report.dry_run { "would apply" } else { "applied" };
+        if let Some(version) = s.adopted_python_version {
+            let verb = if report.dry_run { "would adopt" } else { "adopted" };
+            table.row(vec![
+                s.name.clone(),
+                format!("Python schema version {version}"),
+                format!("{verb}: recorded as applied, no row changed"),
+            ]);
+        }
+        for name in &s.migrations {
+            table.row(vec![s.name.clone(), name.clone(), verb.to_owned()]);
+        }
+        let summary = match (s.action, &s.problem) {
+            (_, Some(problem)) if s.readonly => format!("read-only, not touched: {problem}"),
+            (_, Some(problem)) => format!("failed, nothing applied: {problem}"),
+            ("not-touched", None) => "read-only, not touched: schema as expected".to_owned(),
+            ("current", None) => "up to date".to_owned(),
+            ("created", None) => format!("created {}", s.path.display()),
+            ("would-create", None) => format!("would create {}", s.path.display()),
+            _ => continue,
+        };
+        table.row(vec![s.name.clone(), "-".to_owned(), summary]);
+    }
+    let mut out = table.render();
+    if report.dry_run {
+        out.push_str("dry run: nothing was changed\n");
+    }
+    out
+}
