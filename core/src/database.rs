@@ -3,9 +3,21 @@
 use std::hash::Hash;
 use std::path::Path;
 
-use multisource_router::{Config, Result, Route, Router, SourceConfig, SourceInfo, Stats};
+use multisource_router::{Config, Conn, Result, Route, Router, SourceConfig, SourceInfo, Stats};
 
 use crate::Connection;
+
+/// What [`Database::read`] and the like answer on a source that is not SQLite.
+fn not_sqlite(method: &str, conn: &Conn<'_>) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(
+        format!(
+            "`Database::{method}` runs code written for SQLite, and this source is {}; use \
+             `Database::{method}_any`, whose code gets a `Conn` of either kind",
+            conn.kind()
+        )
+        .into(),
+    )
+}
 
 /// Every source of a configuration, opened, behind one handle that routes each call.
 ///
@@ -68,38 +80,85 @@ impl Database {
         &self.router
     }
 
-    /// Runs `query` on a read-only connection of the source that `chat_id` and `source` resolve
-    /// to: `source` if given, else the chat's mapped source, else the default source. Anything
-    /// that tries to write fails in SQLite.
+    /// Runs `query`, written for SQLite, on a read-only connection of the source that `chat_id`
+    /// and `source` resolve to: `source` if given, else the chat's mapped source, else the
+    /// default source. Anything that tries to write fails in SQLite. On a PostgreSQL source it
+    /// fails with `Error::Query`: use [`Database::read_any`].
     pub fn read<T>(
         &self,
         chat_id: Option<i64>,
         source: Option<&str>,
         query: impl FnOnce(&mut Connection) -> diesel::QueryResult<T>,
     ) -> Result<T> {
-        self.router.call_read("read", chat_id, source, query)
+        self.read_any(chat_id, source, |conn| match conn {
+            Conn::Sqlite(conn) => query(conn),
+            #[allow(unreachable_patterns)]
+            other => Err(not_sqlite("read", &other)),
+        })
     }
 
-    /// Runs `query` in one `BEGIN IMMEDIATE` transaction on the source that `chat_id` resolves to
-    /// (the chat's mapped source, else the default source): committed when it returns `Ok`,
-    /// rolled back otherwise. A read-only target is refused with `Error::ReadOnlySource` before any
-    /// connection is taken.
+    /// Runs `query`, written for SQLite, in one `BEGIN IMMEDIATE` transaction on the source that
+    /// `chat_id` resolves to (the chat's mapped source, else the default source): committed when
+    /// it returns `Ok`, rolled back otherwise. A read-only target is refused with
+    /// `Error::ReadOnlySource` before any connection is taken. On a PostgreSQL source it fails
+    /// with `Error::Query`: use [`Database::write_any`].
     pub fn write<T>(
         &self,
         chat_id: Option<i64>,
         query: impl FnOnce(&mut Connection) -> diesel::QueryResult<T>,
     ) -> Result<T> {
-        self.router.call_write("write", chat_id, query)
+        self.write_any(chat_id, |conn| match conn {
+            Conn::Sqlite(conn) => query(conn),
+            #[allow(unreachable_patterns)]
+            other => Err(not_sqlite("write", &other)),
+        })
     }
 
-    /// Runs `query` on every source in configuration order (concurrently) and merges the rows,
-    /// keeping the first row of each `key`; with `Some(source)`, on that source alone. A failing
-    /// source is handled by the configuration's `on_source_error` policy.
+    /// Runs `query`, written for SQLite, on every source in configuration order (concurrently)
+    /// and merges the rows, keeping the first row of each `key`; with `Some(source)`, on that
+    /// source alone. A failing source (a PostgreSQL one among them: use
+    /// [`Database::fan_out_any`]) is handled by the configuration's `on_source_error` policy.
     pub fn fan_out<T: Send, K: Hash + Eq>(
         &self,
         source: Option<&str>,
         key: impl Fn(&T) -> K,
         query: impl Fn(&mut Connection) -> diesel::QueryResult<Vec<T>> + Sync,
+    ) -> Result<Vec<T>> {
+        self.fan_out_any(source, key, |conn| match conn {
+            Conn::Sqlite(conn) => query(conn),
+            #[allow(unreachable_patterns)]
+            other => Err(not_sqlite("fan_out", &other)),
+        })
+    }
+
+    /// [`Database::read`] for code that runs on any kind of source: `query` gets the connection
+    /// as a [`Conn`], to match on.
+    pub fn read_any<T>(
+        &self,
+        chat_id: Option<i64>,
+        source: Option<&str>,
+        query: impl FnOnce(Conn<'_>) -> diesel::QueryResult<T>,
+    ) -> Result<T> {
+        self.router.call_read("read", chat_id, source, query)
+    }
+
+    /// [`Database::write`] for code that runs on any kind of source: `query` gets the connection
+    /// as a [`Conn`], in a transaction (`BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL).
+    pub fn write_any<T>(
+        &self,
+        chat_id: Option<i64>,
+        query: impl FnOnce(Conn<'_>) -> diesel::QueryResult<T>,
+    ) -> Result<T> {
+        self.router.call_write("write", chat_id, query)
+    }
+
+    /// [`Database::fan_out`] for code that runs on any kind of source: `query` gets each
+    /// source's connection as a [`Conn`].
+    pub fn fan_out_any<T: Send, K: Hash + Eq>(
+        &self,
+        source: Option<&str>,
+        key: impl Fn(&T) -> K,
+        query: impl Fn(Conn<'_>) -> diesel::QueryResult<Vec<T>> + Sync,
     ) -> Result<Vec<T>> {
         self.router.call_fan_out("fan_out", source, key, query)
     }

@@ -43,11 +43,66 @@ pub use crate::models::{
 };
 pub use multisource_macros::{read, write};
 pub use multisource_router::{
-    Access, Config, ConfigBuilder, Durability, Error, Mismatch, OnSourceError, RefusedBy, Result,
-    Route, Router, SchemaState, SourceConfig, SourceInfo, SourceStats, Stats, Tier, TierCounts,
+    Access, Config, ConfigBuilder, Conn, Durability, Error, Kind, Mismatch, OnSourceError,
+    RefusedBy, Result, Route, Router, SchemaState, SourceConfig, SourceInfo, SourceStats, Stats,
+    Tier, TierCounts,
 };
 /// The diesel tables of the schema.
 pub use multisource_schema as schema;
 
-/// The connection a query runs on.
+/// The connection an annotated query is written against: SQLite's. With the `postgres` feature
+/// the query is also compiled against [`PgConnection`].
 pub type Connection = diesel::SqliteConnection;
+
+/// A PostgreSQL connection: the annotated queries are also compiled against it.
+#[cfg(feature = "postgres")]
+pub type PgConnection = diesel::PgConnection;
+
+/// Emits its items only when `multisource` is built with the `postgres` feature: the annotated
+/// queries' PostgreSQL copies go through it. Not for use outside generated code.
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_postgres {
+    ($($item:item)*) => { $($item)* };
+}
+
+/// Emits its items only when `multisource` is built with the `postgres` feature: the annotated
+/// queries' PostgreSQL copies go through it. Not for use outside generated code.
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_postgres {
+    ($($item:item)*) => {};
+}
+
+/// Runs the expression for the kind of the connection: the query on a SQLite connection, its
+/// PostgreSQL copy on a PostgreSQL one. Not for use outside generated code.
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dispatch {
+    ($conn:expr, $c:ident => $sqlite:expr, $p:ident => $postgres:expr $(,)?) => {
+        match $conn {
+            $crate::Conn::Sqlite($c) => $sqlite,
+            $crate::Conn::Pg($p) => $postgres,
+            #[allow(unreachable_patterns)]
+            _ => ::core::unreachable!("a kind of connection this multisource does not know"),
+        }
+    };
+}
+
+/// Runs the expression for the kind of the connection: the query on a SQLite connection, its
+/// PostgreSQL copy on a PostgreSQL one. Not for use outside generated code.
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __dispatch {
+    ($conn:expr, $c:ident => $sqlite:expr, $p:ident => $postgres:expr $(,)?) => {
+        match $conn {
+            $crate::Conn::Sqlite($c) => $sqlite,
+            #[allow(unreachable_patterns)]
+            _ => ::core::unreachable!("a kind of connection this multisource does not know"),
+        }
+    };
+}

@@ -60,6 +60,33 @@ impl FromSql<Nullable<Timestamp>, Sqlite> for MaybeStamp {
     }
 }
 
+// PostgreSQL sends timestamps in binary: diesel's own decoding is already direct.
+#[cfg(feature = "postgres")]
+impl FromSql<Timestamp, diesel::pg::Pg> for Stamp {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Stamp> {
+        <NaiveDateTime as FromSql<Timestamp, diesel::pg::Pg>>::from_sql(value).map(Stamp)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl FromSql<Nullable<Timestamp>, diesel::pg::Pg> for MaybeStamp {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<MaybeStamp> {
+        <Stamp as FromSql<Timestamp, diesel::pg::Pg>>::from_sql(value)
+            .map(|s| MaybeStamp(Some(s.0)))
+    }
+
+    fn from_nullable_sql(
+        value: Option<diesel::pg::PgValue<'_>>,
+    ) -> deserialize::Result<MaybeStamp> {
+        match value {
+            Some(value) => {
+                <MaybeStamp as FromSql<Nullable<Timestamp>, diesel::pg::Pg>>::from_sql(value)
+            }
+            None => Ok(MaybeStamp(None)),
+        }
+    }
+}
+
 /// Reads `YYYY-MM-DD HH:MM:SS`, with `T` for the space and an optional fraction of a second of
 /// up to nine digits; `None` for any other text.
 fn parse(text: &str) -> Option<NaiveDateTime> {

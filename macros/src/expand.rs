@@ -1,10 +1,18 @@
-//! Code generation: the annotated function, unchanged, followed by the `Database` method that
-//! routes it. Every path in the output is absolute, so it compiles wherever `Result`, `Option` or
-//! `Ok` are shadowed.
+//! Code generation: the annotated function, unchanged, its copy for PostgreSQL connections, and
+//! the `Database` method that routes to either. Every path in the output is absolute, so it
+//! compiles wherever `Result`, `Option` or `Ok` are shadowed.
+//!
+//! The copy is the same body with the connection typed `&mut ::multisource::PgConnection`, in a
+//! private module next to the function (`__multisource_pg_<name>`, which sees the function's
+//! module through `use super::*`), inside `::multisource::__if_postgres!`: it exists only when
+//! `multisource` is built with its `postgres` feature. The method passes the connection of the
+//! source it resolved to through `::multisource::__dispatch!`, which calls the function or its
+//! copy, by the kind of the connection.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
 
 use crate::model::{Kind, Paths, Query, Scope};
 
@@ -30,6 +38,7 @@ pub(crate) fn expand(query: &Query, mode: Mode) -> TokenStream {
     };
     let signature = query.method_signature(Paths::Absolute);
     let body = body(query);
+    let copy = postgres_copy(query);
     let method_attrs = quote! {
         #(#docs)*
         #separator
@@ -38,6 +47,8 @@ pub(crate) fn expand(query: &Query, mode: Mode) -> TokenStream {
     match mode {
         Mode::Inherent => quote! {
             #func
+
+            #copy
 
             #[automatically_derived]
             impl ::multisource::Database {
@@ -57,6 +68,8 @@ pub(crate) fn expand(query: &Query, mode: Mode) -> TokenStream {
             quote! {
                 #func
 
+                #copy
+
                 #[doc = #trait_doc]
                 #vis trait #trait_name {
                     #method_attrs
@@ -74,7 +87,50 @@ pub(crate) fn expand(query: &Query, mode: Mode) -> TokenStream {
     }
 }
 
-/// The method's body: resolve, check out, call the function, map the error.
+/// The module that holds the function's copy for PostgreSQL.
+fn copy_module(query: &Query) -> syn::Ident {
+    format_ident!("__multisource_pg_{}", query.name())
+}
+
+/// The function again, for PostgreSQL connections: same name, parameters and body, the
+/// connection's type replaced, `super::` paths reaching one module further up.
+fn postgres_copy(query: &Query) -> TokenStream {
+    let mut func = query.func.clone();
+    func.attrs.retain(|a| !a.path().is_ident("doc"));
+    if let Some(syn::FnArg::Typed(conn)) = func.sig.inputs.first_mut() {
+        *conn.ty = syn::parse_quote!(&mut ::multisource::PgConnection);
+    }
+    ReachFurther.visit_item_fn_mut(&mut func);
+    func.vis = syn::parse_quote!(pub(super));
+    let module = copy_module(query);
+    quote! {
+        ::multisource::__if_postgres! {
+            #[doc(hidden)]
+            #[allow(unused_imports, clippy::all)]
+            mod #module {
+                use super::*;
+
+                #func
+            }
+        }
+    }
+}
+
+/// Rewrites `super::x` as `super::super::x`: the copy lives one module below the function.
+struct ReachFurther;
+
+impl VisitMut for ReachFurther {
+    fn visit_path_mut(&mut self, path: &mut syn::Path) {
+        if path.leading_colon.is_none() && path.segments.first().is_some_and(|s| s.ident == "super")
+        {
+            path.segments.insert(0, syn::parse_quote!(super));
+        }
+        syn::visit_mut::visit_path_mut(self, path);
+    }
+}
+
+/// The method's body: resolve, check out, call the function (or its PostgreSQL copy), map the
+/// error.
 fn body(query: &Query) -> TokenStream {
     let name = query.name();
     let op = name.to_string();
@@ -90,17 +146,27 @@ fn body(query: &Query) -> TokenStream {
         }
         Scope::Global | Scope::AllSources { .. } => (TokenStream::new(), none.clone()),
     };
-    let call = quote_spanned!(span=> #name(__multisource_conn, #(#args),*));
+    let module = copy_module(query);
+    let call = quote_spanned!(span=> ::multisource::__dispatch!(
+        __multisource_conn,
+        __multisource_c => #name(__multisource_c, #(#args),*),
+        __multisource_c => #module::#name(__multisource_c, #(#args),*),
+    ));
     match (query.kind, &query.scope) {
         (Kind::Read, Scope::AllSources { key }) => {
             let row = query.row.as_ref();
-            let clones = args.iter().map(|a| quote!(::core::clone::Clone::clone(&#a)));
+            let clones: Vec<_> =
+                args.iter().map(|a| quote!(::core::clone::Clone::clone(&#a))).collect();
             quote! {{
                 #router.call_fan_out(
                     #op,
                     source,
                     |__multisource_row: &#row| ::core::clone::Clone::clone(&__multisource_row.#key),
-                    |__multisource_conn| #name(__multisource_conn, #(#clones),*),
+                    |__multisource_conn| ::multisource::__dispatch!(
+                        __multisource_conn,
+                        __multisource_c => #name(__multisource_c, #(#clones),*),
+                        __multisource_c => #module::#name(__multisource_c, #(#clones),*),
+                    ),
                 )
             }}
         }

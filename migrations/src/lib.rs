@@ -11,6 +11,8 @@
 //! step, so the Python bot can still open a database that multisource created.
 
 mod introspect;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -101,6 +103,13 @@ pub enum MigrationError {
         /// The schema version found in `settings`.
         version: i64,
     },
+    /// A PostgreSQL database holds tables but no record of multisource's migrations: it was not
+    /// made by multisource, and is not migrated over.
+    #[error(
+        "the database holds tables but no record of multisource's migrations; give the source an \
+         empty database, or one multisource created"
+    )]
+    UnknownTables,
     /// Diesel's migration harness failed outside any migration.
     #[error("the migration harness failed")]
     Harness(#[source] Box<dyn StdError + Send + Sync>),
@@ -150,18 +159,35 @@ impl fmt::Display for Mismatch {
 
 /// The versions of [`MIGRATIONS`], oldest first.
 pub fn versions() -> Vec<String> {
-    embedded().iter().map(|m| m.name().version().to_string()).collect()
+    listed::<Sqlite>(&MIGRATIONS).0
 }
 
 /// The full names of [`MIGRATIONS`] (version and description, as their folders are named),
 /// oldest first, in the order of [`versions`].
 pub fn names() -> Vec<String> {
-    embedded().iter().map(|m| m.name().to_string()).collect()
+    listed::<Sqlite>(&MIGRATIONS).1
 }
 
 fn embedded() -> Vec<Box<dyn Migration<Sqlite>>> {
+    embedded_in(&MIGRATIONS)
+}
+
+/// The migrations of `source` for the backend `DB`, oldest first.
+pub(crate) fn embedded_in<DB: diesel::backend::Backend>(
+    source: &EmbeddedMigrations,
+) -> Vec<Box<dyn Migration<DB>>> {
     // Listing embedded migrations cannot fail: they were read and checked at compile time.
-    MigrationSource::<Sqlite>::migrations(&MIGRATIONS).unwrap_or_default()
+    MigrationSource::<DB>::migrations(source).unwrap_or_default()
+}
+
+/// The versions and the full names of the migrations of `source`, oldest first.
+pub(crate) fn listed<DB: diesel::backend::Backend>(
+    source: &EmbeddedMigrations,
+) -> (Vec<String>, Vec<String>) {
+    embedded_in::<DB>(source)
+        .iter()
+        .map(|m| (m.name().version().to_string(), m.name().to_string()))
+        .unzip()
 }
 
 /// Tells where `conn`'s database stands, without changing it.

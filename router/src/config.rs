@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
+use crate::conn::{Kind, redact};
 use crate::error::{Error, Result};
 
 /// The pool size of a source that does not set `pool-size`.
@@ -35,11 +36,13 @@ pub struct Config {
     file: Option<PathBuf>,
 }
 
-/// One named source: a SQLite file with its access mode and pool settings.
+/// One named source: a SQLite file (`path`) or a PostgreSQL server (`url`), with its access mode
+/// and pool settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceConfig {
     name: String,
     path: PathBuf,
+    url: Option<String>,
     readonly: bool,
     pool_size: u32,
     timeout: Duration,
@@ -104,7 +107,15 @@ impl SourceConfig {
             timeout: Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS),
             durability: Durability::Normal,
             immutable: false,
+            url: None,
         }
+    }
+
+    /// A PostgreSQL source named `name` on the server and database of `url`
+    /// (`postgres://user:password@host:port/database`), writable, with the default pool size and
+    /// timeout. Opening it needs multisource's `postgres` feature.
+    pub fn postgres(name: impl Into<String>, url: impl Into<String>) -> SourceConfig {
+        SourceConfig { url: Some(url.into()), ..SourceConfig::new(name, PathBuf::new()) }
     }
 
     /// Makes the source read-only (or writable again).
@@ -146,6 +157,27 @@ impl SourceConfig {
         &self.name
     }
 
+    /// The kind of database: a SQLite file or a PostgreSQL server.
+    pub fn kind(&self) -> Kind {
+        match self.url {
+            Some(_) => Kind::Postgres,
+            None => Kind::Sqlite,
+        }
+    }
+
+    /// A PostgreSQL source's URL, password included.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// Where the data is, for people: the file's path, or the URL with its password hidden.
+    pub fn location(&self) -> String {
+        match &self.url {
+            Some(url) => redact(url),
+            None => self.path.display().to_string(),
+        }
+    }
+
     /// The database file. Relative paths of a configuration file are resolved against its folder;
     /// others against the process's current folder when the source is opened.
     pub fn path(&self) -> &Path {
@@ -180,6 +212,9 @@ impl SourceConfig {
 
     fn validate(&self, key: &str) -> std::result::Result<(), (String, String)> {
         let field = |f: &str| format!("{key}.{f}");
+        if let Some(url) = &self.url {
+            return self.validate_postgres(key, url);
+        }
         if self.immutable && !self.readonly {
             return Err((
                 field("immutable"),
@@ -199,6 +234,42 @@ impl SourceConfig {
                     .into(),
             ));
         }
+        self.validate_pool().map_err(|(f, message)| (field(f), message))
+    }
+
+    fn validate_postgres(&self, key: &str, url: &str) -> std::result::Result<(), (String, String)> {
+        let field = |f: &str| format!("{key}.{f}");
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err((
+                field("url"),
+                format!(
+                    "a source's `url` is a PostgreSQL server, `postgres://user:password@host/database`, \
+                     not {:?}; a SQLite file goes in `path`",
+                    redact(url)
+                ),
+            ));
+        }
+        if !cfg!(feature = "postgres") {
+            return Err((
+                field("url"),
+                "PostgreSQL sources need multisource built with its `postgres` feature \
+                 (`multisource = { features = [\"postgres\"] }`)"
+                    .into(),
+            ));
+        }
+        if self.immutable {
+            return Err((
+                field("immutable"),
+                "`immutable` is for frozen SQLite files; a read-only PostgreSQL source is \
+                 `readonly = true`"
+                    .into(),
+            ));
+        }
+        self.validate_pool().map_err(|(f, message)| (field(f), message))
+    }
+
+    /// `pool-size` and `timeout`: the field at fault and why.
+    fn validate_pool(&self) -> std::result::Result<(), (&'static str, String)> {
         let min = if self.readonly { 1 } else { 2 };
         if self.pool_size < min || self.pool_size > MAX_POOL_SIZE {
             let why = match self.readonly {
@@ -208,7 +279,7 @@ impl SourceConfig {
                     .to_owned(),
             };
             return Err((
-                field("pool-size"),
+                "pool-size",
                 format!(
                     "pool-size must be between {min} and {MAX_POOL_SIZE}{why}, not {}",
                     self.pool_size
@@ -218,7 +289,7 @@ impl SourceConfig {
         let secs = self.timeout.as_secs_f64();
         if secs <= 0.0 || secs > MAX_TIMEOUT_SECS {
             return Err((
-                field("timeout"),
+                "timeout",
                 format!(
                     "timeout must be more than 0 and at most {MAX_TIMEOUT_SECS} seconds, not {secs}"
                 ),
@@ -247,7 +318,7 @@ impl Config {
         let mut config = Parser { text: &text, file: Some(path) }.parse()?;
         let folder = path.parent().unwrap_or(Path::new(""));
         for source in &mut config.sources {
-            if source.path.is_relative() {
+            if source.url.is_none() && source.path.is_relative() {
                 source.path = folder.join(&source.path);
             }
         }
@@ -397,7 +468,7 @@ fn quoted(names: &[String]) -> String {
 const TOP_KEYS: &[&str] = &["default", "sources", "chat_mapping", "on_source_error"];
 /// Keys of a source table.
 const SOURCE_KEYS: &[&str] =
-    &["path", "readonly", "pool_size", "timeout", "durability", "immutable"];
+    &["path", "url", "readonly", "pool_size", "timeout", "durability", "immutable"];
 
 struct Parser<'a> {
     text: &'a str,
@@ -599,6 +670,7 @@ impl Parser<'_> {
                     source.path = PathBuf::from(self.string(&path, v)?);
                     has_path = true;
                 }
+                "url" => source.url = Some(self.string(&path, v)?),
                 "readonly" => match v.get_ref() {
                     DeValue::Boolean(b) => source.readonly = *b,
                     other => return Err(self.expected(&path, v, "true or false", other)),
@@ -652,12 +724,33 @@ impl Parser<'_> {
                 _ => {}
             }
         }
-        if !has_path {
-            return Err(self.error(
-                key,
-                Some(value.span()),
-                format!("source `{name}` has no `path`; give its database file"),
-            ));
+        match (has_path, spans.get("url"), spans.get("durability")) {
+            (false, None, _) => {
+                return Err(self.error(
+                    key,
+                    Some(value.span()),
+                    format!(
+                        "source `{name}` has no `path`; give its database file (or `url` for a \
+                         PostgreSQL server)"
+                    ),
+                ));
+            }
+            (true, Some((written, span)), _) => {
+                return Err(self.error(
+                    written,
+                    Some(span.clone()),
+                    "give either `path` (a SQLite file) or `url` (a PostgreSQL server), not both",
+                ));
+            }
+            (false, Some(_), Some((written, span))) => {
+                return Err(self.error(
+                    written,
+                    Some(span.clone()),
+                    "`durability` is for SQLite files; a PostgreSQL server keeps commits as its \
+                     own `synchronous_commit` says",
+                ));
+            }
+            _ => {}
         }
         source.validate(key).map_err(|(field, message)| {
             let canon = field.rsplit('.').next().unwrap_or("").replace('-', "_");

@@ -16,6 +16,9 @@ pub enum RefusedBy {
     Router,
     /// SQLite refused it: the statement ran on a connection opened read-only.
     Sqlite,
+    /// The PostgreSQL server refused it: the statement ran in a session opened read-only
+    /// (`default_transaction_read_only`).
+    Postgres,
 }
 
 /// Everything that can go wrong in multisource. Every variant that concerns a source names it.
@@ -84,7 +87,7 @@ pub enum Error {
     Busy {
         /// The source.
         source_name: String,
-        /// The database file.
+        /// The database file (for a PostgreSQL source, its URL without the password).
         path: PathBuf,
         /// The busy timeout that passed (the source's `timeout`).
         timeout: Duration,
@@ -107,7 +110,7 @@ pub enum Error {
     Corrupt {
         /// The source.
         source_name: String,
-        /// The database file.
+        /// The database file (for a PostgreSQL source, its URL without the password).
         path: PathBuf,
         /// SQLite's message.
         detail: String,
@@ -145,7 +148,7 @@ pub enum Error {
     Open {
         /// The source.
         source_name: String,
-        /// The database file.
+        /// The database file (for a PostgreSQL source, its URL without the password).
         path: PathBuf,
         /// What went wrong and what to do.
         detail: String,
@@ -155,7 +158,7 @@ pub enum Error {
     Migration {
         /// The source.
         source_name: String,
-        /// The database file.
+        /// The database file (for a PostgreSQL source, its URL without the password).
         path: PathBuf,
         /// Why.
         #[source]
@@ -171,7 +174,7 @@ pub enum Error {
     SchemaMismatch {
         /// The source.
         source_name: String,
-        /// The database file.
+        /// The database file (for a PostgreSQL source, its URL without the password).
         path: PathBuf,
         /// Every difference found; never empty.
         mismatches: Vec<Mismatch>,
@@ -233,6 +236,10 @@ fn read_only_message(source: &str, by: RefusedBy) -> String {
         RefusedBy::Sqlite => format!(
             "source `{source}` is read-only and SQLite refused the write (the file is opened \
              read-only); nothing was written"
+        ),
+        RefusedBy::Postgres => format!(
+            "source `{source}` is read-only and the PostgreSQL server refused the write (the \
+             session is read-only); nothing was written"
         ),
     }
 }

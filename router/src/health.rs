@@ -128,11 +128,6 @@ impl Health {
         let _ = self.fault.compare_exchange(OK, code, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// The file watched.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Where a rescue copy goes: next to the file, named after it and the time.
     pub(crate) fn rescue_path(&self) -> PathBuf {
         let seconds = std::time::SystemTime::now()

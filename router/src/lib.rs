@@ -15,10 +15,13 @@
 //! on every source, runs on a read-only connection.
 
 mod config;
+mod conn;
 mod error;
 mod health;
 mod helpers;
 mod maintenance;
+#[cfg(feature = "postgres")]
+mod pg;
 mod qpsg;
 mod route;
 mod router;
@@ -30,6 +33,7 @@ pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_POOL_SIZE, DEFAULT_SOURCE_NAME, DEFAULT_TIMEOUT_SECS,
     Durability, MAX_POOL_SIZE, MAX_TIMEOUT_SECS, OnSourceError, SourceConfig,
 };
+pub use crate::conn::{Conn, Kind};
 pub use crate::error::{Error, RefusedBy, Result};
 pub use crate::route::{Access, Route, Tier};
 pub use crate::router::Router;

@@ -9,11 +9,12 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::config::{Config, OnSourceError};
+use crate::conn::{Conn, Kind};
 use crate::error::{Error, Result};
 use crate::helpers::{Helpers, PartFn};
 use crate::maintenance::Maintenance;
 use crate::route::{Access, Route, Tier};
-use crate::source::{Source, SourceInfo};
+use crate::source::{Leased, Source, SourceInfo};
 use crate::stats::Stats;
 
 /// The most helper threads a router starts for reads of every source.
@@ -63,11 +64,12 @@ impl Router {
         );
         let mut sources: Vec<Source> = Vec::with_capacity(config.sources().len());
         for source_config in config.sources() {
-            if !source_config.is_readonly() {
+            if !source_config.is_readonly() && source_config.kind() == Kind::Sqlite {
                 let path = std::path::absolute(source_config.path())
                     .unwrap_or_else(|_| source_config.path().to_path_buf());
-                let twin =
-                    sources.iter().find(|s| !s.id.readonly && same_file(&s.info.path, &path));
+                let twin = sources.iter().find(|s| {
+                    !s.id.readonly && s.id.kind == Kind::Sqlite && same_file(&s.info.path, &path)
+                });
                 if let Some(other) = twin {
                     return Err(Error::Open {
                         source_name: source_config.name().to_owned(),
@@ -97,7 +99,7 @@ impl Router {
                 targets.push(source.checkpoint_target());
             }
         }
-        let watched = sources.iter().map(|s| s.health.clone()).collect();
+        let watched = sources.iter().filter_map(|s| s.health.clone()).collect();
         let maintenance = Maintenance::new(targets, watched);
         Ok(Router {
             maintenance,
@@ -161,10 +163,16 @@ impl Router {
         op: &'static str,
         chat_id: Option<i64>,
         source: Option<&str>,
-        query: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T> {
         let (index, tier) = self.resolve(chat_id, source)?;
         self.read_at(op, index, tier, query)
+    }
+
+    /// The kind of the source a call for `chat_id` naming `source` goes to.
+    pub fn kind_of(&self, chat_id: Option<i64>, source: Option<&str>) -> Result<Kind> {
+        let (index, _) = self.resolve(chat_id, source)?;
+        Ok(self.sources[index].id.kind)
     }
 
     fn read_at<T>(
@@ -172,13 +180,13 @@ impl Router {
         op: &'static str,
         index: usize,
         tier: Tier,
-        query: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T> {
         let source = &self.sources[index];
         source.counters.read(tier);
         trace(op, source, tier, Access::Read);
-        let result = source.check_file().and_then(|()| source.reader()).and_then(|mut conn| {
-            query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
+        let result = source.check_file().and_then(|()| source.reader()).and_then(|mut leased| {
+            query(leased.conn()).map_err(|e| source.id.query_error(e, Access::Read))
         });
         if let Err(error) = &result {
             source.counters.error();
@@ -187,28 +195,33 @@ impl Router {
         result
     }
 
-    /// Runs `query` in a `BEGIN IMMEDIATE` transaction on the writer of the source `chat_id`
-    /// resolves to (the default source for `None`). The transaction commits when `query` returns
-    /// `Ok` and rolls back otherwise. A read-only target is refused before any connection is
-    /// taken. `op` names the call in trace events.
+    /// Runs `query` in a transaction on a writer of the source `chat_id` resolves to (the default
+    /// source for `None`): `BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL. The transaction
+    /// commits when `query` returns `Ok` and rolls back otherwise. A read-only target is refused
+    /// before any connection is taken. `op` names the call in trace events.
     pub fn call_write<T>(
         &self,
         op: &'static str,
         chat_id: Option<i64>,
-        query: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T> {
         let (index, tier) = self.resolve(chat_id, None)?;
         let source = &self.sources[index];
         source.counters.write(tier);
         trace(op, source, tier, Access::Write);
-        let result = source.check_file().and_then(|()| source.writer()).and_then(|mut conn| {
-            let value = conn
-                .immediate_transaction(query)
-                .map_err(|e| source.id.query_error(e, Access::Write))?;
-            // A write into a file removed or replaced meanwhile is not acknowledged.
-            match source.health.check_after_write() {
-                None => Ok(value),
-                Some(fault) => Err(source.file_error(fault, Some(&mut conn))),
+        let failed = |e| source.id.query_error(e, Access::Write);
+        let result = source.check_file().and_then(|()| source.writer()).and_then(|leased| {
+            match leased {
+                Leased::Sqlite(mut conn) => {
+                    let value =
+                        conn.immediate_transaction(|c| query(Conn::Sqlite(c))).map_err(failed)?;
+                    // A write into a file removed or replaced meanwhile is not acknowledged.
+                    source.check_after_write(&mut conn).map(|()| value)
+                }
+                #[cfg(feature = "postgres")]
+                Leased::Postgres(mut conn) => {
+                    conn.transaction(|c| query(Conn::Pg(c))).map_err(failed)
+                }
             }
         });
         match (&result, source.checkpoint) {
@@ -232,7 +245,7 @@ impl Router {
         op: &'static str,
         source: Option<&str>,
         key: impl Fn(&T) -> K,
-        query: impl Fn(&mut SqliteConnection) -> QueryResult<Vec<T>> + Sync,
+        query: impl Fn(Conn<'_>) -> QueryResult<Vec<T>> + Sync,
     ) -> Result<Vec<T>>
     where
         T: Send,
@@ -245,9 +258,10 @@ impl Router {
         let visit = |source: &Source| -> Result<Vec<T>> {
             source.counters.fan_out_read();
             let started = Instant::now();
-            let result = source.check_file().and_then(|()| source.reader()).and_then(|mut conn| {
-                query(&mut conn).map_err(|e| source.id.query_error(e, Access::Read))
-            });
+            let result =
+                source.check_file().and_then(|()| source.reader()).and_then(|mut leased| {
+                    query(leased.conn()).map_err(|e| source.id.query_error(e, Access::Read))
+                });
             source.counters.fan_out_took(started.elapsed());
             if let Err(error) = &result {
                 source.counters.error();

@@ -7,6 +7,9 @@
 //! readers for the rest of `pool-size`. Calls lease the pools' connections through [`Slots`].
 //! Every reader, on every source, is opened with `mode=ro` and runs with `query_only = ON`, so a read can never write, whatever SQL it runs. A read-only source has
 //! only readers, and its file is never created, migrated or written.
+//!
+//! A PostgreSQL source (the `postgres` feature, [`crate::pg`]) has a pool of read-only sessions
+//! and, when writable, a pool of sessions for writes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,7 @@ use multisource_migrations::SchemaState;
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::config::{Durability, SourceConfig};
+use crate::conn::{Conn, Kind};
 use crate::error::{Error, RefusedBy, Result};
 use crate::health::{Fault, Health};
 use crate::maintenance;
@@ -47,23 +51,53 @@ pub(crate) struct Source {
     pub(crate) id: SourceId,
     pub(crate) counters: Arc<Counters>,
     pub(crate) info: SourceInfo,
-    /// The watch over the source's file.
-    pub(crate) health: Arc<Health>,
+    /// The watch over the source's file; a PostgreSQL source has no file to watch.
+    pub(crate) health: Option<Arc<Health>>,
     /// The source's index among the checkpointer's targets, when it has background checkpoints.
     pub(crate) checkpoint: Option<usize>,
-    // Readers are declared before the writer so that they close first: the last connection to
-    // close checkpoints and removes the `-wal` file, which only a writable connection can do.
-    readers: Slots,
-    writer: Option<Slots>,
+    pools: Pools,
+}
+
+/// The connections of a source, of its kind.
+enum Pools {
+    Sqlite {
+        // Readers are declared before the writer so that they close first: the last connection
+        // to close checkpoints and removes the `-wal` file, which only a writable connection can
+        // do.
+        readers: Slots,
+        writer: Option<Slots>,
+    },
+    #[cfg(feature = "postgres")]
+    Postgres(crate::pg::Pools),
+}
+
+/// A connection leased for one call.
+pub(crate) enum Leased<'a> {
+    Sqlite(Lease<'a>),
+    #[cfg(feature = "postgres")]
+    Postgres(crate::pg::Pooled),
+}
+
+impl Leased<'_> {
+    /// The connection, for the query.
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Leased::Sqlite(lease) => Conn::Sqlite(lease),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(conn) => Conn::Pg(conn),
+        }
+    }
 }
 
 /// What identifies a source in its errors.
 pub(crate) struct SourceId {
     pub(crate) name: Box<str>,
     pub(crate) readonly: bool,
-    path: PathBuf,
-    timeout: Duration,
-    pool_size: u32,
+    pub(crate) kind: Kind,
+    /// The file, or a PostgreSQL source's URL without its password.
+    pub(crate) path: PathBuf,
+    pub(crate) timeout: Duration,
+    pub(crate) pool_size: u32,
     /// The URI `mode` of readers: `ro`, or `ro&immutable=1` for a frozen archive.
     read_mode: &'static str,
 }
@@ -75,6 +109,50 @@ impl Source {
         config: &SourceConfig,
         threads: &Arc<ScheduledThreadPool>,
     ) -> Result<Source> {
+        match config.kind() {
+            Kind::Sqlite => Source::open_sqlite(config, threads),
+            #[cfg(feature = "postgres")]
+            Kind::Postgres => Source::open_postgres(config, threads),
+            #[cfg(not(feature = "postgres"))]
+            Kind::Postgres => Err(Error::Open {
+                source_name: config.name().to_owned(),
+                path: PathBuf::from(config.location()),
+                detail: "PostgreSQL sources need multisource built with its `postgres` feature"
+                    .into(),
+            }),
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    fn open_postgres(config: &SourceConfig, threads: &Arc<ScheduledThreadPool>) -> Result<Source> {
+        let id = SourceId {
+            name: config.name().into(),
+            readonly: config.is_readonly(),
+            kind: Kind::Postgres,
+            path: PathBuf::from(config.location()),
+            timeout: config.get_timeout(),
+            pool_size: config.get_pool_size(),
+            read_mode: "ro",
+        };
+        let mut info = SourceInfo {
+            config: config.clone(),
+            path: id.path.clone(),
+            state_at_open: SchemaState::Empty,
+            applied: Vec::new(),
+            adopted_python_version: None,
+        };
+        let pools = crate::pg::open(&id, config, &mut info, threads)?;
+        Ok(Source {
+            id,
+            counters: Arc::default(),
+            info,
+            health: None,
+            checkpoint: None,
+            pools: Pools::Postgres(pools),
+        })
+    }
+
+    fn open_sqlite(config: &SourceConfig, threads: &Arc<ScheduledThreadPool>) -> Result<Source> {
         let path = std::path::absolute(config.path()).map_err(|e| Error::Open {
             source_name: config.name().to_owned(),
             path: config.path().to_path_buf(),
@@ -83,6 +161,7 @@ impl Source {
         let id = SourceId {
             name: config.name().into(),
             readonly: config.is_readonly(),
+            kind: Kind::Sqlite,
             path: path.clone(),
             timeout: config.get_timeout(),
             pool_size: config.get_pool_size(),
@@ -111,43 +190,65 @@ impl Source {
                 Some(id.pool(Access::Write, 1, threads, config)?),
             ),
         };
-        let health = Arc::new(Health::new(&info.path));
-        Ok(Source { id, counters, info, health, checkpoint: None, readers, writer })
+        let health = Some(Arc::new(Health::new(&info.path)));
+        let pools = Pools::Sqlite { readers, writer };
+        Ok(Source { id, counters, info, health, checkpoint: None, pools })
     }
 
-    /// A connection for reads: read-only, `query_only = ON`.
-    pub(crate) fn reader(&self) -> Result<Lease<'_>> {
-        self.lease(&self.readers)
-    }
-
-    /// The writer connection; refuses before taking anything when the source is read-only.
-    pub(crate) fn writer(&self) -> Result<Lease<'_>> {
-        match &self.writer {
-            Some(slots) => self.lease(slots),
-            None => {
-                self.counters.refused_write();
-                Err(Error::ReadOnlySource {
-                    source_name: self.id.name.to_string(),
-                    refused_by: RefusedBy::Router,
-                })
-            }
+    /// A connection for reads: read-only (`mode=ro` and `query_only = ON` on SQLite, a read-only
+    /// session on PostgreSQL).
+    pub(crate) fn reader(&self) -> Result<Leased<'_>> {
+        match &self.pools {
+            Pools::Sqlite { readers, .. } => self.lease(readers).map(Leased::Sqlite),
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(pools) => pools.reader(&self.id, &self.counters).map(Leased::Postgres),
         }
+    }
+
+    /// A connection for writes; refuses before taking anything when the source is read-only.
+    pub(crate) fn writer(&self) -> Result<Leased<'_>> {
+        let leased = match &self.pools {
+            Pools::Sqlite { writer: Some(slots), .. } => {
+                Some(self.lease(slots).map(Leased::Sqlite))
+            }
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(pools) => {
+                pools.writer(&self.id, &self.counters).map(|r| r.map(Leased::Postgres))
+            }
+            Pools::Sqlite { writer: None, .. } => None,
+        };
+        leased.unwrap_or_else(|| {
+            self.counters.refused_write();
+            Err(Error::ReadOnlySource {
+                source_name: self.id.name.to_string(),
+                refused_by: RefusedBy::Router,
+            })
+        })
     }
 
     /// Records that SQLite said the file is damaged, so that the next calls fail at once and
     /// nothing more is written into it.
     pub(crate) fn noticed(&self, error: &Error) {
-        if matches!(error, Error::Corrupt { .. }) {
-            self.health.damaged();
+        if let (Error::Corrupt { .. }, Some(health)) = (error, &self.health) {
+            health.damaged();
         }
     }
 
     /// Fails when the source's file was found removed, replaced or overwritten.
     #[inline]
     pub(crate) fn check_file(&self) -> Result<()> {
-        match self.health.fault() {
+        match self.health.as_ref().and_then(|h| h.fault()) {
             None => Ok(()),
             Some(fault) => Err(self.file_error(fault, None)),
+        }
+    }
+
+    /// After a write committed: fails when the file was found removed, replaced or damaged
+    /// meanwhile (the write is then not acknowledged; what the writer sees is saved first).
+    pub(crate) fn check_after_write(&self, held: &mut SqliteConnection) -> Result<()> {
+        match self.health.as_ref().and_then(|h| h.check_after_write()) {
+            None => Ok(()),
+            Some(fault) => Err(self.file_error(fault, Some(held))),
         }
     }
 
@@ -155,7 +256,7 @@ impl Source {
     /// still sees of it is saved first, once, next to it (`VACUUM INTO`): on `held`, the writer
     /// the caller holds, if it holds it.
     pub(crate) fn file_error(&self, fault: Fault, held: Option<&mut SqliteConnection>) -> Error {
-        let path = self.health.path().to_path_buf();
+        let path = self.id.path.clone();
         let source_name = self.id.name.to_string();
         match fault {
             Fault::NotADatabase => Error::Corrupt {
@@ -172,17 +273,21 @@ impl Source {
                     .into(),
             },
             Fault::Gone => {
-                let saved_to = match (&self.writer, held) {
-                    (None, _) => None,
-                    (Some(_), held) => {
-                        let outcome = self.health.rescued(|| {
-                            let target = self.health.rescue_path();
+                let writable = matches!(self.pools, Pools::Sqlite { writer: Some(_), .. });
+                let saved_to = match (writable, &self.health, held) {
+                    (false, _, _) | (_, None, _) => None,
+                    (true, Some(health), held) => {
+                        let outcome = health.rescued(|| {
+                            let target = health.rescue_path();
                             let saved = match held {
                                 Some(conn) => vacuum_into(conn, &target),
-                                None => self
-                                    .writer()
-                                    .map_err(|e| e.to_string())
-                                    .and_then(|mut conn| vacuum_into(&mut conn, &target)),
+                                None => self.writer().map_err(|e| e.to_string()).and_then(
+                                    |mut leased| match leased.conn() {
+                                        Conn::Sqlite(conn) => vacuum_into(conn, &target),
+                                        #[allow(unreachable_patterns)]
+                                        _ => Err("not a SQLite source".to_owned()),
+                                    },
+                                ),
                             };
                             saved.map(|()| target)
                         });
@@ -208,7 +313,7 @@ impl Source {
     fn lease<'a>(&'a self, slots: &'a Slots) -> Result<Lease<'a>> {
         // Before opening a connection, look at the file: r2d2 would retry a missing or broken
         // file for the whole timeout.
-        let may_open = || self.health.check().is_none();
+        let may_open = || self.health.as_ref().is_none_or(|h| h.check().is_none());
         match slots.lease(self.id.timeout, &may_open) {
             Ok((lease, waited)) => {
                 if let Some(waited) = waited {
@@ -221,7 +326,7 @@ impl Source {
                 Err(match unavailable {
                     Unavailable::Busy => self.id.busy_pool_error(),
                     Unavailable::Open(error) => self.id.pool_error(&error),
-                    Unavailable::Refused => match self.health.fault() {
+                    Unavailable::Refused => match self.health.as_ref().and_then(|h| h.fault()) {
                         Some(fault) => self.file_error(fault, None),
                         None => self.id.busy_pool_error(),
                     },
@@ -233,9 +338,13 @@ impl Source {
     /// The source's counters; `background` tells whether the checkpointer holds a connection to
     /// it and how many checkpoints it ran.
     pub(crate) fn stats(&self, background: (bool, u64)) -> SourceStats {
-        let open = self.readers.open_connections()
-            + self.writer.as_ref().map_or(0, Slots::open_connections)
-            + u32::from(background.0);
+        let open = match &self.pools {
+            Pools::Sqlite { readers, writer } => {
+                readers.open_connections() + writer.as_ref().map_or(0, Slots::open_connections)
+            }
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(pools) => pools.open_connections(),
+        } + u32::from(background.0);
         let mut stats = self.counters.snapshot(&self.id.name, open);
         stats.background_checkpoints = background.1;
         stats
@@ -336,25 +445,18 @@ impl SourceId {
             Access::Read => (self.read_mode, reader_pragmas(self.timeout)),
             Access::Write => ("rwc", writer_pragmas(self.timeout, config)),
         };
-        Pool::builder()
-            .max_size(size)
-            .min_idle(Some(0))
-            .test_on_check_out(false)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connection_timeout(self.timeout)
-            .thread_pool(threads.clone())
+        pool_builder(size, self.timeout, threads)
             .connection_customizer(Box::new(Pragmas(pragmas)))
             .build(ConnectionManager::new(sqlite_uri(&self.path, mode)))
             .map(Slots::new)
             .map_err(|e| self.pool_error(&e))
     }
 
-    fn open_error(&self, detail: String) -> Error {
+    pub(crate) fn open_error(&self, detail: String) -> Error {
         Error::Open { source_name: self.name.to_string(), path: self.path.clone(), detail }
     }
 
-    fn pool_error(&self, error: &r2d2::Error) -> Error {
+    pub(crate) fn pool_error(&self, error: &r2d2::Error) -> Error {
         let detail = error.to_string();
         let detail = detail.strip_prefix("timed out waiting for connection: ").unwrap_or(&detail);
         let detail = match detail == "timed out waiting for connection" {
@@ -374,11 +476,24 @@ impl SourceId {
 
     /// Turns a diesel error on this source into the error that says what happened.
     pub(crate) fn query_error(&self, error: diesel::result::Error, access: Access) -> Error {
+        use diesel::result::DatabaseErrorKind;
         let message = match &error {
             diesel::result::Error::DatabaseError(_, info) => info.message().to_owned(),
             other => other.to_string(),
         };
         let source_name = self.name.to_string();
+        if let diesel::result::Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) =
+            &error
+        {
+            return match (self.readonly, access) {
+                (true, _) => Error::ReadOnlySource { source_name, refused_by: RefusedBy::Postgres },
+                (false, Access::Read) => Error::WriteInRead { source_name },
+                (false, Access::Write) => Error::Query { source_name, error },
+            };
+        }
+        if message.contains("canceling statement due to lock timeout") {
+            return Error::Busy { source_name, path: self.path.clone(), timeout: self.timeout };
+        }
         if message.contains("attempt to write a readonly database") {
             return match (self.readonly, access) {
                 (true, _) => Error::ReadOnlySource { source_name, refused_by: RefusedBy::Sqlite },
@@ -396,6 +511,23 @@ impl SourceId {
         }
         Error::Query { source_name, error }
     }
+}
+
+/// A pool of at most `size` connections, opened on demand and kept, never tested on checkout
+/// (a broken connection is dropped when it is returned), waiting at most `timeout` for one.
+pub(crate) fn pool_builder<M: r2d2::ManageConnection>(
+    size: u32,
+    timeout: Duration,
+    threads: &Arc<ScheduledThreadPool>,
+) -> r2d2::Builder<M> {
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .test_on_check_out(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connection_timeout(timeout)
+        .thread_pool(threads.clone())
 }
 
 #[derive(Debug)]
@@ -431,10 +563,10 @@ fn writer_pragmas(timeout: Duration, config: &SourceConfig) -> String {
     )
 }
 
-/// A writable source checkpoints in the background when `pool-size` leaves a connection for it
-/// besides the writer and a reader.
+/// A writable SQLite source checkpoints in the background when `pool-size` leaves a connection
+/// for it besides the writer and a reader.
 pub(crate) fn has_background_checkpoints(config: &SourceConfig) -> bool {
-    !config.is_readonly() && config.get_pool_size() >= 3
+    config.kind() == Kind::Sqlite && !config.is_readonly() && config.get_pool_size() >= 3
 }
 
 /// Writes a complete copy of `conn`'s database to `target`.

@@ -4,11 +4,15 @@
 //!   with `--check` fails when one of them is stale.
 //! - `cargo xtask bench [overhead | peer | scale] [options]`: builds the benchmarks in release mode
 //!   and runs them (all of them without an argument); see `BENCHMARKS.md`.
+//! - `cargo xtask test [args]`: the whole test suite, PostgreSQL's tests included: starts a
+//!   throwaway PostgreSQL server (unless `MULTISOURCE_TEST_POSTGRES` names one), runs
+//!   `cargo test --workspace --all-features [args]` against it, and stops it.
 //! - `cargo xtask ci`: runs what `.ci/run` runs, in the same order.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod codegen;
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,6 +24,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::run(codegen::Mode::Write),
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["ci"] => ci(),
+        ["test", rest @ ..] => test(rest),
         ["bench", rest @ ..] => bench(rest),
         _ => {
             eprintln!("{USAGE}");
@@ -43,6 +48,8 @@ tasks:
   bench [what] [opts] run the benchmarks in release mode: overhead, peer, scale
                       (all without one); peer takes --durability normal|full, --reps N;
                       --quick runs them small
+  test [args]         run every test, PostgreSQL's included, on a throwaway server
+                      (or the one MULTISOURCE_TEST_POSTGRES names); args go to cargo test
   ci                  run the checks of .ci/run: fmt, clippy, codegen --check, tests";
 
 /// The result of a task: an error is a message for the user, saying what to do.
@@ -67,6 +74,35 @@ fn bench(args: &[&str]) -> Result {
     }
 }
 
+/// The variable that tells the tests where the PostgreSQL test server is.
+const TEST_SERVER: &str = "MULTISOURCE_TEST_POSTGRES";
+
+fn test(args: &[&str]) -> Result {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    // A server of the caller's, or a throwaway one, stopped when `cluster` is dropped.
+    let (url, cluster) = match std::env::var(TEST_SERVER) {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let cluster = postgres::Cluster::start()?;
+            println!("PostgreSQL test server: {}", cluster.url);
+            (cluster.url.clone(), Some(cluster))
+        }
+    };
+    println!("$ cargo test --workspace --all-features {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(["test", "--workspace", "--all-features"])
+        .args(args)
+        .env(TEST_SERVER, &url)
+        .current_dir(project_root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"));
+    drop(cluster);
+    match status?.success() {
+        true => Ok(()),
+        false => Err("the tests failed".into()),
+    }
+}
+
 fn ci() -> Result {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let steps: [(&[&str], &str); 4] = [
@@ -75,8 +111,11 @@ fn ci() -> Result {
             &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
             "fix the warnings clippy printed",
         ),
+        (
+            &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+            "fix the warnings clippy printed for the `postgres` features",
+        ),
         (&["xtask", "codegen", "--check"], "run `cargo xtask codegen` and commit the result"),
-        (&["test", "--workspace"], "fix the failing tests"),
     ];
     for (args, fix) in steps {
         println!("$ cargo {}", args.join(" "));
@@ -89,5 +128,5 @@ fn ci() -> Result {
             return Err(format!("`cargo {}` failed: {fix}", args.join(" ")));
         }
     }
-    Ok(())
+    test(&[])
 }

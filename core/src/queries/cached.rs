@@ -11,11 +11,11 @@
 //! entries stay few as long as the texts do (a changeset of `n` optional fields has at most `2^n`).
 
 use diesel::associations::HasTable;
+use diesel::backend::Backend;
 use diesel::query_builder::{AsChangeset, AstPass, IntoUpdateTarget, QueryFragment, QueryId};
 use diesel::query_dsl::RunQueryDsl;
 use diesel::query_source::{Column, QuerySource};
-use diesel::sqlite::Sqlite;
-use diesel::{QueryResult, SqliteConnection};
+use diesel::{Connection, QueryResult};
 
 /// `UPDATE table SET changeset WHERE ...`, kept prepared; see [`update`].
 #[derive(Debug, Clone, Copy)]
@@ -61,16 +61,16 @@ where
     Upsert { insert, key, set: changeset.as_changeset() }
 }
 
-/// The columns of a conflict target, written unqualified as SQLite wants them.
+/// The columns of a conflict target, written unqualified as SQLite and PostgreSQL want them.
 pub trait ConflictKey {
     /// Writes the column names, separated by commas.
-    fn walk_names(&self, out: AstPass<'_, '_, Sqlite>) -> QueryResult<()>;
+    fn walk_names<DB: Backend>(&self, out: AstPass<'_, '_, DB>) -> QueryResult<()>;
 }
 
 macro_rules! conflict_key {
     ($($column:ident),+) => {
         impl<$($column: Column),+> ConflictKey for ($($column,)+) {
-            fn walk_names(&self, mut out: AstPass<'_, '_, Sqlite>) -> QueryResult<()> {
+            fn walk_names<DB: Backend>(&self, mut out: AstPass<'_, '_, DB>) -> QueryResult<()> {
                 let names = [$($column::NAME),+];
                 for (i, name) in names.iter().enumerate() {
                     if i > 0 {
@@ -88,13 +88,13 @@ conflict_key!(A);
 conflict_key!(A, B);
 conflict_key!(A, B, C);
 
-impl<F, W, S> QueryFragment<Sqlite> for Update<F, W, S>
+impl<F, W, S, DB: Backend> QueryFragment<DB> for Update<F, W, S>
 where
-    F: QueryFragment<Sqlite>,
-    W: QueryFragment<Sqlite>,
-    S: QueryFragment<Sqlite>,
+    F: QueryFragment<DB>,
+    W: QueryFragment<DB>,
+    S: QueryFragment<DB>,
 {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql("UPDATE ");
         self.from.walk_ast(out.reborrow())?;
         out.push_sql(" SET ");
@@ -103,13 +103,13 @@ where
     }
 }
 
-impl<I, K, S> QueryFragment<Sqlite> for Upsert<I, K, S>
+impl<I, K, S, DB: Backend> QueryFragment<DB> for Upsert<I, K, S>
 where
-    I: QueryFragment<Sqlite>,
+    I: QueryFragment<DB>,
     K: ConflictKey,
-    S: QueryFragment<Sqlite>,
+    S: QueryFragment<DB>,
 {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.insert.walk_ast(out.reborrow())?;
         out.push_sql(" ON CONFLICT (");
         self.key.walk_names(out.reborrow())?;
@@ -131,15 +131,18 @@ impl<I, K, S> QueryId for Upsert<I, K, S> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<F, W, S> RunQueryDsl<SqliteConnection> for Update<F, W, S> {}
+impl<F, W, S, C: Connection> RunQueryDsl<C> for Update<F, W, S> {}
 
-impl<I, K, S> RunQueryDsl<SqliteConnection> for Upsert<I, K, S> {}
+impl<I, K, S, C: Connection> RunQueryDsl<C> for Upsert<I, K, S> {}
 
 #[cfg(test)]
 mod tests {
     use diesel::dsl::now;
     use diesel::prelude::*;
     use diesel::upsert::excluded;
+
+    use diesel::SqliteConnection;
+    use diesel::sqlite::Sqlite;
 
     use super::*;
     use crate::schema::{chat_settings, chat_users, media_attachments};

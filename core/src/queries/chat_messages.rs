@@ -54,12 +54,20 @@ pub fn attach_media<M: Messages>(
     if db.route(chat_id, source)?.source() == default {
         return Ok(found);
     }
-    let media: Vec<MediaAttachment> = db.read(None, Some(default), |conn| {
-        media_attachments::table
-            .filter(media_attachments::file_unique_id.eq_any(&missing))
-            .select(MediaAttachment::as_select())
-            .load(conn)
-    })?;
+    // One query, for the default source's kind of connection.
+    macro_rules! media {
+        ($conn:ident) => {
+            media_attachments::table
+                .filter(media_attachments::file_unique_id.eq_any(&missing))
+                .select(MediaAttachment::as_select())
+                .load($conn)
+        };
+    }
+    let media: Vec<MediaAttachment> = db.read_any(
+        None,
+        Some(default),
+        |conn| crate::__dispatch!(conn, c => media!(c), c => media!(c)),
+    )?;
     for message in found.messages() {
         if message.media.is_none() {
             let id = message.media_id.as_deref();

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use multisource::{Database, Error, MessageCategory, MessageType, NewMediaAttachment, NewMessage};
 
-use crate::common::Scratch;
+use crate::backends::{Backend, Place, on_conn, on_each_backend};
 
 const CHAT: i64 = -1001234567890;
 const ALICE: i64 = 777001;
@@ -18,8 +18,8 @@ fn at(day: u32, h: u32, m: u32, s: u32) -> NaiveDateTime {
 
 /// A database with two users in the chat and six messages: alice's 1, 2, 3 and bob's 4 on
 /// January 1st, alice's 5 in topic 9 and 6 (a bot reply) on January 2nd.
-fn conversation(scratch: &Scratch) -> Database {
-    let db = Database::open_path(scratch.path("bot.db")).unwrap();
+fn conversation(place: &Place) -> Database {
+    let db = place.open_one();
     db.update_chat_user(CHAT, ALICE, "@alice", "Alice O'Neil").unwrap();
     db.update_chat_user(CHAT, BOB, "@bob", "Bob").unwrap();
     let user = |text| NewMessage {
@@ -68,10 +68,10 @@ fn ids(messages: &[multisource::ChatMessage]) -> Vec<&str> {
     messages.iter().map(|m| m.message_id.as_str()).collect()
 }
 
-#[test]
-fn save_chat_message_writes_the_message_the_user_count_and_both_stats() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn save_chat_message_writes_the_message_the_user_count_and_both_stats(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     let alice = db.get_chat_user(CHAT, ALICE, None).unwrap().unwrap();
     assert_eq!(alice.messages_count, 5);
     assert_eq!(db.get_chat_user(CHAT, BOB, None).unwrap().unwrap().messages_count, 1);
@@ -83,9 +83,11 @@ fn save_chat_message_writes_the_message_the_user_count_and_both_stats() {
         n: i64,
     }
     let stats: Vec<Stat> = db
-        .read(Some(CHAT), None, |c| {
-            diesel::sql_query("SELECT date, messages_count AS n FROM chat_stats ORDER BY date")
-                .load(c)
+        .read_any(Some(CHAT), None, |conn| {
+            on_conn!(conn, c => diesel::sql_query(
+                "SELECT CAST(date AS TEXT) AS date, messages_count AS n FROM chat_stats ORDER BY date",
+            )
+            .load(c))
         })
         .unwrap();
     assert_eq!(
@@ -96,11 +98,12 @@ fn save_chat_message_writes_the_message_the_user_count_and_both_stats() {
         ]
     );
     let per_user: Vec<Stat> = db
-        .read(Some(CHAT), None, |c| {
-            diesel::sql_query(
-                "SELECT date || ' ' || user_id AS date, messages_count AS n FROM chat_user_stats ORDER BY 1",
+        .read_any(Some(CHAT), None, |conn| {
+            on_conn!(conn, c => diesel::sql_query(
+                "SELECT CAST(date AS TEXT) || ' ' || user_id AS date, messages_count AS n \
+                 FROM chat_user_stats ORDER BY 1",
             )
-            .load(c)
+            .load(c))
         })
         .unwrap();
     assert_eq!(
@@ -113,24 +116,37 @@ fn save_chat_message_writes_the_message_the_user_count_and_both_stats() {
     );
     // The stored values follow the Python bot's conventions.
     let raw: Vec<Stat> = db
-        .read(Some(CHAT), None, |c| {
-            diesel::sql_query("SELECT date || '|' || message_type || '|' || message_category || '|' || thread_id AS date, 0 AS n FROM chat_messages WHERE message_id = '5'")
-                .load(c)
+        .read_any(Some(CHAT), None, |conn| {
+            on_conn!(conn, c => diesel::sql_query(
+                "SELECT CAST(date AS TEXT) || '|' || message_type || '|' || message_category || '|' \
+                 || thread_id AS date, CAST(0 AS BIGINT) AS n FROM chat_messages WHERE message_id = '5'",
+            )
+            .load(c))
         })
         .unwrap();
     assert_eq!(raw[0].date, "2025-01-02 09:00:00|text|user|9");
 }
+}
 
-#[test]
-fn a_duplicate_message_fails_and_changes_nothing() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn a_duplicate_message_fails_and_changes_nothing(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     let err =
         db.save_chat_message(at(3, 0, 0, 0), CHAT, ALICE, "1", &NewMessage::default()).unwrap_err();
     match &err {
         Error::Query { source_name, error } => {
             assert_eq!(source_name, "default");
-            assert!(error.to_string().contains("UNIQUE constraint failed"), "{error}");
+            assert!(
+                matches!(
+                    error,
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _
+                    )
+                ),
+                "{error}"
+            );
         }
         other => panic!("expected Query, got {other:?}"),
     }
@@ -138,11 +154,12 @@ fn a_duplicate_message_fails_and_changes_nothing() {
     let first = db.get_chat_message_by_message_id(CHAT, "1", None).unwrap().unwrap();
     assert_eq!(first.message_text, "first");
 }
+}
 
-#[test]
-fn save_chat_message_defaults_are_the_python_ones_and_dates_are_kept_to_the_second() {
-    let scratch = Scratch::new();
-    let db = Database::open_path(scratch.path("bot.db")).unwrap();
+on_each_backend! {
+fn save_chat_message_defaults_are_the_python_ones_and_dates_are_kept_to_the_second(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     db.update_chat_user(1, 2, "@u", "U").unwrap();
     let date = at(5, 12, 0, 0) + chrono::TimeDelta::milliseconds(999);
     db.save_chat_message(date, 1, 2, "m", &NewMessage::default()).unwrap();
@@ -157,11 +174,12 @@ fn save_chat_message_defaults_are_the_python_ones_and_dates_are_kept_to_the_seco
     assert_eq!((m.username.as_str(), m.full_name.as_str()), ("@u", "U"));
     assert!(m.created_at.is_some());
 }
+}
 
-#[test]
-fn get_chat_message_by_message_id_finds_one_message_with_its_author() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn get_chat_message_by_message_id_finds_one_message_with_its_author(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     let m = db.get_chat_message_by_message_id(CHAT, "2", None).unwrap().unwrap();
     assert_eq!((m.chat_id, m.user_id, m.message_text.as_str()), (CHAT, ALICE, "second"));
     assert_eq!((m.reply_id.as_deref(), m.root_message_id.as_deref()), (Some("1"), Some("1")));
@@ -171,19 +189,21 @@ fn get_chat_message_by_message_id_finds_one_message_with_its_author() {
     assert_eq!(db.get_chat_message_by_message_id(CHAT, "99", None).unwrap(), None);
     assert_eq!(db.get_chat_message_by_message_id(-5, "2", None).unwrap(), None);
 }
+}
 
-#[test]
-fn a_message_whose_author_is_unknown_is_not_returned_as_in_the_python_bot() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn a_message_whose_author_is_unknown_is_not_returned_as_in_the_python_bot(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     db.save_chat_message(at(3, 0, 0, 0), CHAT, 5555, "stranger", &NewMessage::default()).unwrap();
     assert_eq!(db.get_chat_message_by_message_id(CHAT, "stranger", None).unwrap(), None);
 }
+}
 
-#[test]
-fn get_chat_messages_since_filters_orders_and_limits() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn get_chat_messages_since_filters_orders_and_limits(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     let all = db.get_chat_messages_since(CHAT, None, None, None, None, None, None).unwrap();
     assert_eq!(ids(&all), ["6", "5", "4", "3", "2", "1"]);
     // Both bounds are exclusive.
@@ -237,22 +257,24 @@ fn get_chat_messages_since_filters_orders_and_limits() {
         db.get_chat_messages_since(CHAT, None, None, None, Some(0), None, None).unwrap().is_empty()
     );
 }
+}
 
-#[test]
-fn get_chat_messages_by_root_id_is_oldest_first_and_filters_the_topic() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn get_chat_messages_by_root_id_is_oldest_first_and_filters_the_topic(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     let chain = db.get_chat_messages_by_root_id(CHAT, "1", None, None).unwrap();
     assert_eq!(ids(&chain), ["2", "3", "5"]);
     let in_topic = db.get_chat_messages_by_root_id(CHAT, "1", Some(9), None).unwrap();
     assert_eq!(ids(&in_topic), ["5"]);
     assert!(db.get_chat_messages_by_root_id(CHAT, "4", None, None).unwrap().is_empty());
 }
+}
 
-#[test]
-fn get_chat_messages_by_user_is_newest_first_with_a_limit() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn get_chat_messages_by_user_is_newest_first_with_a_limit(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     assert_eq!(
         ids(&db.get_chat_messages_by_user(CHAT, ALICE, 100, None).unwrap()),
         ["6", "5", "3", "2", "1"]
@@ -261,11 +283,12 @@ fn get_chat_messages_by_user_is_newest_first_with_a_limit() {
     assert_eq!(ids(&db.get_chat_messages_by_user(CHAT, BOB, 100, None).unwrap()), ["4"]);
     assert!(db.get_chat_messages_by_user(CHAT, ALICE, 0, None).unwrap().is_empty());
 }
+}
 
-#[test]
-fn update_chat_message_category_changes_one_message() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn update_chat_message_category_changes_one_message(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     assert!(db.update_chat_message_category(CHAT, "4", MessageCategory::UserSpam).unwrap());
     assert!(!db.update_chat_message_category(CHAT, "404", MessageCategory::UserSpam).unwrap());
     let m = db.get_chat_message_by_message_id(CHAT, "4", None).unwrap().unwrap();
@@ -273,11 +296,12 @@ fn update_chat_message_category_changes_one_message() {
     let other = db.get_chat_message_by_message_id(CHAT, "3", None).unwrap().unwrap();
     assert_eq!(other.message_category, MessageCategory::User);
 }
+}
 
-#[test]
-fn messages_carry_their_media_attachment() {
-    let scratch = Scratch::new();
-    let db = conversation(&scratch);
+on_each_backend! {
+fn messages_carry_their_media_attachment(backend: Backend) {
+    let place = Place::new(backend);
+    let db = conversation(&place);
     db.add_media_attachment(
         "uniq-1",
         "file-1",
@@ -300,4 +324,5 @@ fn messages_carry_their_media_attachment() {
     );
     let m = db.get_chat_message_by_message_id(CHAT, "8", None).unwrap().unwrap();
     assert_eq!((m.media_id.as_deref(), m.media), (Some("never-added"), None));
+}
 }

@@ -2,21 +2,23 @@
 
 use diesel::prelude::*;
 use multisource::queries::summarization::summarization_key;
+use multisource::schema::{cache_storage, cache_weather, ham_messages, media_attachments};
 use multisource::{
-    CacheType, Database, Error, MediaAttachmentUpdate, MediaStatus, MessageType,
-    NewMediaAttachment, SpamReason,
+    CacheType, Error, MediaAttachmentUpdate, MediaStatus, MessageType, NewMediaAttachment,
+    SpamReason,
 };
 
-use crate::common::Scratch;
+use crate::backends::{Backend, Place, on_conn, on_each_backend};
 
-fn open(scratch: &Scratch) -> Database {
-    Database::open_path(scratch.path("bot.db")).unwrap()
+/// 2020-01-01 00:00:00.
+fn long_ago() -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap()
 }
 
-#[test]
-fn add_chat_summarization_and_get_chat_summarization() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn add_chat_summarization_and_get_chat_summarization(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     assert_eq!(db.get_chat_summarization(-1, None, "1", "20", "Summarize", None).unwrap(), None);
     db.add_chat_summarization(-1, None, "1", "20", "Summarize", "first summary").unwrap();
     db.add_chat_summarization(-1, Some(7), "1", "20", "Summarize", "topic summary").unwrap();
@@ -39,11 +41,12 @@ fn add_chat_summarization_and_get_chat_summarization() {
     assert_eq!(db.get_chat_summarization(-1, None, "1", "21", "Summarize", None).unwrap(), None);
     assert_eq!(db.get_chat_summarization(-1, None, "1", "20", "Other prompt", None).unwrap(), None);
 }
+}
 
-#[test]
-fn add_media_attachment_get_media_attachment_and_its_defaults() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn add_media_attachment_get_media_attachment_and_its_defaults(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     assert_eq!(db.get_media_attachment("u1", None).unwrap(), None);
     db.add_media_attachment("u1", "f1", &NewMediaAttachment::default()).unwrap();
     let media = db.get_media_attachment("u1", None).unwrap().unwrap();
@@ -78,20 +81,22 @@ fn add_media_attachment_get_media_attachment_and_its_defaults() {
         Some("f1")
     );
 }
+}
 
-#[test]
-fn update_media_attachment_changes_only_the_fields_given() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn update_media_attachment_changes_only_the_fields_given(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     db.add_media_attachment(
         "u1",
         "f1",
         &NewMediaAttachment { description: Some("old"), ..Default::default() },
     )
     .unwrap();
-    db.write(None, |c| {
-        diesel::sql_query("UPDATE media_attachments SET updated_at = '2020-01-01 00:00:00'")
-            .execute(c)
+    db.write_any(None, |conn| {
+        on_conn!(conn, c => diesel::update(media_attachments::table)
+            .set(media_attachments::updated_at.eq(long_ago()))
+            .execute(c))
     })
     .unwrap();
     let update = MediaAttachmentUpdate {
@@ -110,9 +115,10 @@ fn update_media_attachment_changes_only_the_fields_given() {
     let stamped = media.updated_at.unwrap();
     assert!(stamped.and_utc().timestamp() > 1_700_000_000, "{stamped}");
     // Every field None: only updated_at changes, as in the Python bot.
-    db.write(None, |c| {
-        diesel::sql_query("UPDATE media_attachments SET updated_at = '2020-01-01 00:00:00'")
-            .execute(c)
+    db.write_any(None, |conn| {
+        on_conn!(conn, c => diesel::update(media_attachments::table)
+            .set(media_attachments::updated_at.eq(long_ago()))
+            .execute(c))
     })
     .unwrap();
     assert!(db.update_media_attachment("u1", &MediaAttachmentUpdate::default()).unwrap());
@@ -121,11 +127,12 @@ fn update_media_attachment_changes_only_the_fields_given() {
     assert!(after.updated_at.unwrap().and_utc().timestamp() > 1_700_000_000);
     assert!(!db.update_media_attachment("missing", &update).unwrap());
 }
+}
 
-#[test]
-fn delayed_tasks_add_update_and_get_pending() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn delayed_tasks_add_update_and_get_pending(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     assert!(db.get_pending_delayed_tasks(None).unwrap().is_empty());
     db.add_delayed_task("late", "sendMessage", r#"{"text": "later"}"#, 2_000).unwrap();
     db.add_delayed_task("soon", "sendMessage", r#"{"text": "soon"}"#, 1_000).unwrap();
@@ -143,11 +150,12 @@ fn delayed_tasks_add_update_and_get_pending() {
     assert!(db.update_delayed_task("done", false).unwrap());
     assert_eq!(db.get_pending_delayed_tasks(None).unwrap().len(), 3);
 }
+}
 
-#[test]
-fn spam_and_ham_messages() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn spam_and_ham_messages(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     db.add_spam_message(-1, 10, "100", "buy now", SpamReason::Auto, 0.97).unwrap();
     db.add_spam_message(-1, 10, "101", "buy again", SpamReason::Admin, 1.0).unwrap();
     db.add_spam_message(-2, 11, "5", "buy now", SpamReason::User, 0.5).unwrap();
@@ -172,28 +180,30 @@ fn spam_and_ham_messages() {
     assert!(db.get_spam_messages_by_user_id(-1, 10, None).unwrap().is_empty());
     assert_eq!(db.get_spam_messages(1000, None).unwrap().len(), 1);
     let ham: i64 = db
-        .read(None, None, |c| multisource::schema::ham_messages::table.count().get_result(c))
+        .read_any(None, None, |conn| on_conn!(conn, c => ham_messages::table.count().get_result(c)))
         .unwrap();
     assert_eq!(ham, 1);
 }
+}
 
-#[test]
-fn cache_storage_set_get_and_unset() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn cache_storage_set_get_and_unset(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     assert!(db.get_cache_storage(None).unwrap().is_empty());
     db.set_cache_storage("ns", "a", "1").unwrap();
     db.set_cache_storage("ns", "b", "2").unwrap();
     db.set_cache_storage("other", "a", "3").unwrap();
     db.set_cache_storage("ns", "a", "1b").unwrap();
-    db.write(None, |c| {
-        diesel::sql_query(
-            "UPDATE cache_storage SET updated_at = CASE key || namespace WHEN 'ans' THEN '2025-01-03 00:00:00' \
-             WHEN 'bns' THEN '2025-01-01 00:00:00' ELSE '2025-01-02 00:00:00' END",
-        )
-        .execute(c)
-    })
-    .unwrap();
+    for (namespace, key, day) in [("ns", "a", 3), ("ns", "b", 1), ("other", "a", 2)] {
+        let at = chrono::NaiveDate::from_ymd_opt(2025, 1, day).unwrap().and_hms_opt(0, 0, 0);
+        db.write_any(None, |conn| {
+            on_conn!(conn, c => diesel::update(cache_storage::table.find((namespace, key)))
+                .set(cache_storage::updated_at.eq(at))
+                .execute(c))
+        })
+        .unwrap();
+    }
     let entries = db.get_cache_storage(None).unwrap();
     let seen: Vec<_> =
         entries.iter().map(|e| (e.namespace.as_str(), e.key.as_str(), e.value.as_str())).collect();
@@ -202,11 +212,12 @@ fn cache_storage_set_get_and_unset() {
     assert!(!db.unset_cache_storage("ns", "a").unwrap());
     assert_eq!(db.get_cache_storage(None).unwrap().len(), 2);
 }
+}
 
-#[test]
-fn cache_entries_per_type_with_ttl_and_clear() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn cache_entries_per_type_with_ttl_and_clear(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     for cache in CacheType::ALL {
         assert_eq!(db.get_cache_entry("k", *cache, None, None).unwrap(), None);
         db.set_cache_entry("k", &format!("data of {cache}"), *cache).unwrap();
@@ -230,9 +241,11 @@ fn cache_entries_per_type_with_ttl_and_clear() {
         "new weather"
     );
     // Aged a day: too old for an hour's TTL, fine without one.
-    db.write(None, |c| {
-        diesel::sql_query("UPDATE cache_weather SET updated_at = datetime('now', '-1 day')")
-            .execute(c)
+    let yesterday = chrono::Utc::now().naive_utc() - chrono::TimeDelta::days(1);
+    db.write_any(None, |conn| {
+        on_conn!(conn, c => diesel::update(cache_weather::table)
+            .set(cache_weather::updated_at.eq(yesterday))
+            .execute(c))
     })
     .unwrap();
     assert_eq!(db.get_cache_entry("k", CacheType::Weather, Some(3600), None).unwrap(), None);
@@ -245,4 +258,5 @@ fn cache_entries_per_type_with_ttl_and_clear() {
         db.get_cache_entry("k", CacheType::Geocoding, None, None).unwrap().is_some(),
         "other caches stay"
     );
+}
 }

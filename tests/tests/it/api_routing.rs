@@ -10,9 +10,10 @@ use multisource::{
     NewMessage, OnSourceError, RefusedBy, SpamReason,
 };
 
+use crate::backends::{Backend, on_each_backend};
 use crate::common::{
     ARCHIVE_CHAT, PRIMARY_CHAT, SECONDARY_CHAT, SHARED_CHAT, ThreeSources, UNMAPPED_CHAT, USER,
-    file_state, raw,
+    file_state,
 };
 
 fn chat_ids(chats: &[ChatInfo]) -> Vec<i64> {
@@ -29,9 +30,9 @@ fn refused_by_router<T: std::fmt::Debug>(result: multisource::Result<T>) {
     }
 }
 
-#[test]
-fn chat_scoped_reads_honour_explicit_then_mapped_then_default() {
-    let t = ThreeSources::new();
+on_each_backend! {
+fn chat_scoped_reads_honour_explicit_then_mapped_then_default(backend: Backend) {
+    let t = ThreeSources::on(backend);
     let db = &t.db;
     db.set_chat_setting(PRIMARY_CHAT, "where", "primary").unwrap();
     db.set_chat_setting(SECONDARY_CHAT, "where", "secondary").unwrap();
@@ -53,10 +54,11 @@ fn chat_scoped_reads_honour_explicit_then_mapped_then_default() {
     let archive = stats.source("archive").unwrap();
     assert_eq!((archive.reads.chat_mapping, archive.reads.explicit), (2, 2));
 }
+}
 
-#[test]
-fn global_reads_go_to_the_explicit_source_or_the_default() {
-    let t = ThreeSources::new();
+on_each_backend! {
+fn global_reads_go_to_the_explicit_source_or_the_default(backend: Backend) {
+    let t = ThreeSources::on(backend);
     let db = &t.db;
     db.set_setting("where", "primary").unwrap();
     assert_eq!(db.get_setting("where", None).unwrap().as_deref(), Some("primary"));
@@ -66,10 +68,11 @@ fn global_reads_go_to_the_explicit_source_or_the_default() {
     assert_eq!(stats.source("primary").unwrap().reads.default, 1);
     assert_eq!(stats.source("archive").unwrap().reads.explicit, 1);
 }
+}
 
-#[test]
-fn chat_scoped_writes_follow_the_mapping_and_are_refused_on_the_archive() {
-    let t = ThreeSources::new();
+on_each_backend! {
+fn chat_scoped_writes_follow_the_mapping_and_are_refused_on_the_archive(backend: Backend) {
+    let t = ThreeSources::on(backend);
     let db = &t.db;
     db.set_chat_setting(SECONDARY_CHAT, "k", "v").unwrap();
     assert_eq!(
@@ -82,9 +85,9 @@ fn chat_scoped_writes_follow_the_mapping_and_are_refused_on_the_archive() {
         db.get_chat_setting(UNMAPPED_CHAT, "k", Some("primary")).unwrap().as_deref(),
         Some("v")
     );
-    let before = file_state(&t.archive_path());
     refused_by_router(db.set_chat_setting(ARCHIVE_CHAT, "k", "v"));
-    assert_eq!(file_state(&t.archive_path()), before);
+    assert_eq!(db.get_chat_setting(ARCHIVE_CHAT, "k", None).unwrap(), None);
+}
 }
 
 #[test]
@@ -166,10 +169,25 @@ fn user_in_every_source(t: &ThreeSources) {
     db.update_chat_info(UNMAPPED_CHAT, "private", None, Some("user"), false).unwrap();
 }
 
+on_each_backend! {
+fn fan_out_reads_merge_every_source_in_order_and_the_first_source_wins(backend: Backend) {
+    merge_every_source_in_order(&ThreeSources::on(backend));
+}
+}
+
+/// A SQLite primary source, a PostgreSQL secondary and a PostgreSQL archive: reads of every
+/// source merge and de-duplicate across kinds as across files.
+#[cfg(feature = "postgres")]
 #[test]
-fn fan_out_reads_merge_every_source_in_order_and_the_first_source_wins() {
-    let t = ThreeSources::new();
-    user_in_every_source(&t);
+fn fan_out_reads_merge_sources_of_both_kinds() {
+    let kinds = [Backend::Sqlite, Backend::Postgres, Backend::Postgres];
+    merge_every_source_in_order(&ThreeSources::on_kinds(kinds, |b| b));
+    let kinds = [Backend::Postgres, Backend::Sqlite, Backend::Sqlite];
+    merge_every_source_in_order(&ThreeSources::on_kinds(kinds, |b| b));
+}
+
+fn merge_every_source_in_order(t: &ThreeSources) {
+    user_in_every_source(t);
     let db = &t.db;
     let chats = db.get_user_chats(USER, None).unwrap();
     // Primary's chats (by chat id), then secondary's, then the archive's not seen before.
@@ -202,12 +220,13 @@ fn fan_out_reads_merge_every_source_in_order_and_the_first_source_wins() {
 
 /// Breaks the secondary source under the running database: its `chat_info` table disappears.
 fn break_secondary(t: &ThreeSources) {
-    raw(&t.scratch.path("secondary.db")).batch_execute("DROP TABLE chat_info;").unwrap();
+    t.db.write_any(Some(SECONDARY_CHAT), |mut conn| conn.batch_execute("DROP TABLE chat_info;"))
+        .unwrap();
 }
 
-#[test]
-fn a_failing_source_is_skipped_with_the_skip_policy() {
-    let t = ThreeSources::new();
+on_each_backend! {
+fn a_failing_source_is_skipped_with_the_skip_policy(backend: Backend) {
+    let t = ThreeSources::on(backend);
     user_in_every_source(&t);
     break_secondary(&t);
     let chats = t.db.get_user_chats(USER, None).unwrap();
@@ -219,17 +238,23 @@ fn a_failing_source_is_skipped_with_the_skip_policy() {
     let err = t.db.get_user_chats(USER, Some("secondary")).unwrap_err();
     assert_eq!(err.source_name(), Some("secondary"));
 }
+}
 
-#[test]
-fn a_failing_source_fails_the_call_with_the_fail_policy() {
-    let t = ThreeSources::with(|b| b.on_source_error(OnSourceError::Fail));
+on_each_backend! {
+fn a_failing_source_fails_the_call_with_the_fail_policy(backend: Backend) {
+    let t = ThreeSources::on_kinds([backend; 3], |b| b.on_source_error(OnSourceError::Fail));
     user_in_every_source(&t);
     break_secondary(&t);
     let err = t.db.get_user_chats(USER, None).unwrap_err();
     match &err {
         Error::Query { source_name, error } => {
             assert_eq!(source_name, "secondary");
-            assert!(error.to_string().contains("no such table: chat_info"), "{error}");
+            let missing = match backend {
+                Backend::Sqlite => "no such table: chat_info",
+                #[cfg(feature = "postgres")]
+                Backend::Postgres => "relation \"chat_info\" does not exist",
+            };
+            assert!(error.to_string().contains(missing), "{error}");
         }
         other => panic!("expected Query, got {other:?}"),
     }
@@ -242,10 +267,11 @@ fn a_failing_source_fails_the_call_with_the_fail_policy() {
         [SHARED_CHAT, PRIMARY_CHAT]
     );
 }
+}
 
-#[test]
-fn media_of_a_chat_mapped_elsewhere_comes_from_the_default_source() {
-    let t = ThreeSources::new();
+on_each_backend! {
+fn media_of_a_chat_mapped_elsewhere_comes_from_the_default_source(backend: Backend) {
+    let t = ThreeSources::on(backend);
     let db = &t.db;
     let date = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
     db.add_media_attachment(
@@ -276,14 +302,15 @@ fn media_of_a_chat_mapped_elsewhere_comes_from_the_default_source() {
     db.get_chat_message_by_message_id(SECONDARY_CHAT, "1", Some("primary")).unwrap();
     assert_eq!(db.stats().source("primary").unwrap().reads.explicit, reads + 1);
 }
+}
 
-#[test]
-fn slow_fan_out_parts_run_on_helpers_and_the_result_keeps_configuration_order() {
-    let t = ThreeSources::new();
+on_each_backend! {
+fn slow_fan_out_parts_run_on_helpers_and_the_result_keeps_configuration_order(backend: Backend) {
+    let t = ThreeSources::on(backend);
     let db = &t.db;
     // Enough groups in each writable source that a part takes longer than a hand-off to a helper.
     for (chat, base) in [(PRIMARY_CHAT, 1_000_000), (SECONDARY_CHAT, 2_000_000)] {
-        db.write(Some(chat), |c| {
+        db.write_any(Some(chat), |mut c| {
             c.batch_execute(&format!(
                 "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20000)
                  INSERT INTO chat_info (chat_id, title, type) SELECT -{base} - x, 'g', 'group' FROM n;"
@@ -301,4 +328,5 @@ fn slow_fan_out_parts_run_on_helpers_and_the_result_keeps_configuration_order() 
     for _ in 0..3 {
         assert_eq!(db.get_all_group_chats(None).unwrap(), first);
     }
+}
 }

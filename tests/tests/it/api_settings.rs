@@ -3,22 +3,17 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use multisource::Database;
 
-use crate::common::Scratch;
-
-fn open(scratch: &Scratch) -> Database {
-    Database::open_path(scratch.path("bot.db")).unwrap()
-}
+use crate::backends::{Backend, Place, on_conn, on_each_backend};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-#[test]
-fn set_setting_get_setting_and_get_settings() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn set_setting_get_setting_and_get_settings(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     assert_eq!(db.get_setting("owner", None).unwrap(), None);
     db.set_setting("owner", "gromozeka").unwrap();
     db.set_setting("mode", "telegram").unwrap();
@@ -33,22 +28,23 @@ fn set_setting_get_setting_and_get_settings() {
     );
 }
 
-#[test]
-fn replacing_a_setting_keeps_its_created_at() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+fn replacing_a_setting_keeps_its_created_at(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     db.set_setting("k", "1").unwrap();
     db.set_chat_setting(5, "k", "1").unwrap();
     // Age the rows, as if written long ago.
-    db.write(None, |c| {
-        diesel::sql_query(
-            "UPDATE settings SET created_at = '2020-01-01 00:00:00', updated_at = '2020-01-01 00:00:00';",
-        )
-        .execute(c)?;
-        diesel::sql_query(
-            "UPDATE chat_settings SET created_at = '2020-01-01 00:00:00', updated_at = '2020-01-01 00:00:00';",
-        )
-        .execute(c)
+    db.write_any(None, |conn| {
+        on_conn!(conn, c => {
+            diesel::sql_query(
+                "UPDATE settings SET created_at = '2020-01-01 00:00:00', updated_at = '2020-01-01 00:00:00';",
+            )
+            .execute(c)?;
+            diesel::sql_query(
+                "UPDATE chat_settings SET created_at = '2020-01-01 00:00:00', updated_at = '2020-01-01 00:00:00';",
+            )
+            .execute(c)
+        })
     })
     .unwrap();
     db.set_setting("k", "2").unwrap();
@@ -62,9 +58,12 @@ fn replacing_a_setting_keeps_its_created_at() {
             updated: String,
         }
         let sql = format!(
-            "SELECT created_at AS created, updated_at AS updated FROM {table} WHERE key = 'k'"
+            "SELECT CAST(created_at AS TEXT) AS created, CAST(updated_at AS TEXT) AS updated \
+             FROM {table} WHERE key = 'k'"
         );
-        let row: Row = db.read(None, None, |c| diesel::sql_query(sql).get_result(c)).unwrap();
+        let row: Row =
+            db.read_any(None, None, |conn| on_conn!(conn, c => diesel::sql_query(&sql).get_result(c)))
+                .unwrap();
         (row.created, row.updated)
     };
     for table in ["settings", "chat_settings"] {
@@ -74,10 +73,9 @@ fn replacing_a_setting_keeps_its_created_at() {
     }
 }
 
-#[test]
-fn chat_settings_set_get_unset_and_clear() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+fn chat_settings_set_get_unset_and_clear(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     let chat = -1001234567890;
     assert_eq!(db.get_chat_setting(chat, "model", None).unwrap(), None);
     assert!(db.get_chat_settings(chat, None).unwrap().is_empty());
@@ -100,10 +98,9 @@ fn chat_settings_set_get_unset_and_clear() {
     assert_eq!(db.get_chat_setting(42, "model", None).unwrap().as_deref(), Some("other chat"));
 }
 
-#[test]
-fn user_data_add_get_delete_and_clear() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+fn user_data_add_get_delete_and_clear(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     let (user, chat) = (777001, -100);
     assert!(db.get_user_data(user, chat, None).unwrap().is_empty());
     db.add_user_data(user, chat, "city", "Paris").unwrap();
@@ -122,4 +119,5 @@ fn user_data_add_get_delete_and_clear() {
     assert!(db.get_user_data(user, chat, None).unwrap().is_empty());
     assert_eq!(db.get_user_data(user, 7, None).unwrap(), map(&[("city", "Elsewhere")]));
     assert_eq!(db.get_user_data(1, chat, None).unwrap(), map(&[("city", "Someone else's")]));
+}
 }

@@ -2,22 +2,19 @@
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use multisource::{ChatInfo, Database};
+use multisource::ChatInfo;
+use multisource::schema::chat_users;
 
-use crate::common::Scratch;
-
-fn open(scratch: &Scratch) -> Database {
-    Database::open_path(scratch.path("bot.db")).unwrap()
-}
+use crate::backends::{Backend, Place, on_conn, on_each_backend};
 
 fn chat_ids(chats: &[ChatInfo]) -> Vec<i64> {
     chats.iter().map(|c| c.chat_id).collect()
 }
 
-#[test]
-fn update_chat_user_creates_then_updates_and_get_chat_user_reads_it() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn update_chat_user_creates_then_updates_and_get_chat_user_reads_it(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     assert_eq!(db.get_chat_user(-1, 10, None).unwrap(), None);
     db.update_chat_user(-1, 10, "@old", "Old Name").unwrap();
     let user = db.get_chat_user(-1, 10, None).unwrap().unwrap();
@@ -30,11 +27,12 @@ fn update_chat_user_creates_then_updates_and_get_chat_user_reads_it() {
     // Another chat has its own row for the same user.
     assert_eq!(db.get_chat_user(-2, 10, None).unwrap(), None);
 }
+}
 
-#[test]
-fn mark_user_is_spammer_and_update_user_metadata() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn mark_user_is_spammer_and_update_user_metadata(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     db.update_chat_user(-1, 10, "@u", "U").unwrap();
     assert!(db.mark_user_is_spammer(-1, 10, true).unwrap());
     assert!(db.get_chat_user(-1, 10, None).unwrap().unwrap().is_spammer);
@@ -45,11 +43,12 @@ fn mark_user_is_spammer_and_update_user_metadata() {
     assert_eq!(db.get_chat_user(-1, 10, None).unwrap().unwrap().metadata, r#"{"lang": "ru"}"#);
     assert!(!db.update_user_metadata(-1, 404, "{}").unwrap());
 }
+}
 
-#[test]
-fn get_chat_user_by_username_is_exact() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn get_chat_user_by_username_is_exact(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     db.update_chat_user(-1, 10, "@Alice", "Alice").unwrap();
     db.update_chat_user(-2, 11, "@bob", "Bob").unwrap();
     assert_eq!(db.get_chat_user_by_username(-1, "@Alice", None).unwrap().unwrap().user_id, 10);
@@ -57,20 +56,21 @@ fn get_chat_user_by_username_is_exact() {
     assert_eq!(db.get_chat_user_by_username(-1, "Alice", None).unwrap(), None);
     assert_eq!(db.get_chat_user_by_username(-1, "@bob", None).unwrap(), None);
 }
+}
 
-#[test]
-fn get_chat_users_is_most_recently_seen_first_with_limit_and_since() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn get_chat_users_is_most_recently_seen_first_with_limit_and_since(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     for (user, seen) in
         [(1, "2025-01-01 00:00:01"), (2, "2025-01-03 00:00:00"), (3, "2025-01-02 00:00:00")]
     {
         db.update_chat_user(-1, user, &format!("@u{user}"), "U").unwrap();
-        db.write(Some(-1), |c| {
-            diesel::sql_query("UPDATE chat_users SET updated_at = ? WHERE user_id = ?")
-                .bind::<diesel::sql_types::Text, _>(seen)
-                .bind::<diesel::sql_types::BigInt, _>(user)
-                .execute(c)
+        let seen = chrono::NaiveDateTime::parse_from_str(seen, "%Y-%m-%d %H:%M:%S").unwrap();
+        db.write_any(Some(-1), |conn| {
+            on_conn!(conn, c => diesel::update(chat_users::table.filter(chat_users::user_id.eq(user)))
+                .set(chat_users::updated_at.eq(seen))
+                .execute(c))
         })
         .unwrap();
     }
@@ -88,11 +88,12 @@ fn get_chat_users_is_most_recently_seen_first_with_limit_and_since() {
     assert_eq!(users(10, Some(since)), [2], "seen strictly after");
     assert!(users(0, None).is_empty());
 }
+}
 
-#[test]
-fn update_chat_info_creates_then_updates_and_get_chat_info_reads_it() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn update_chat_info_creates_then_updates_and_get_chat_info_reads_it(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     assert_eq!(db.get_chat_info(-1, None).unwrap(), None);
     db.update_chat_info(-1, "group", Some("Friends"), None, false).unwrap();
     let info = db.get_chat_info(-1, None).unwrap().unwrap();
@@ -112,11 +113,12 @@ fn update_chat_info_creates_then_updates_and_get_chat_info_reads_it() {
     let info = db.get_chat_info(-1, None).unwrap().unwrap();
     assert_eq!((info.title, info.username), (None, None), "the update sets every field");
 }
+}
 
-#[test]
-fn update_chat_topic_info_and_get_chat_topics() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn update_chat_topic_info_and_get_chat_topics(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     assert!(db.get_chat_topics(-1, None).unwrap().is_empty());
     db.update_chat_topic_info(-1, 7, Some(0xFF0000), Some("emoji-1"), Some("News")).unwrap();
     db.update_chat_topic_info(-1, 3, None, None, None).unwrap();
@@ -136,11 +138,12 @@ fn update_chat_topic_info_and_get_chat_topics() {
     let topics = db.get_chat_topics(-1, None).unwrap();
     assert_eq!((topics[1].icon_color, topics[1].name.as_deref()), (None, Some("Renamed")));
 }
+}
 
-#[test]
-fn get_user_chats_and_get_all_group_chats_on_one_source() {
-    let scratch = Scratch::new();
-    let db = open(&scratch);
+on_each_backend! {
+fn get_user_chats_and_get_all_group_chats_on_one_source(backend: Backend) {
+    let place = Place::new(backend);
+    let db = place.open_one();
     db.update_chat_info(3, "private", None, Some("alice"), false).unwrap();
     db.update_chat_info(-20, "group", Some("B"), None, false).unwrap();
     db.update_chat_info(-10, "supergroup", Some("A"), None, true).unwrap();
@@ -154,4 +157,5 @@ fn get_user_chats_and_get_all_group_chats_on_one_source() {
     assert!(db.get_user_chats(300, None).unwrap().is_empty());
     assert_eq!(chat_ids(&db.get_all_group_chats(None).unwrap()), [-20, -10]);
     assert_eq!(chat_ids(&db.get_all_group_chats(Some("default")).unwrap()), [-20, -10]);
+}
 }

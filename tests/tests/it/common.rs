@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use multisource::{Config, Database, SourceConfig};
+use multisource::{Config, Database};
+
+use crate::backends::{Backend, Place};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
@@ -74,7 +76,7 @@ pub(crate) fn raw(path: &Path) -> SqliteConnection {
 /// Three sources: `primary` (writable, the default), `secondary` (writable) and `archive`
 /// (read-only, prepared beforehand), with chats mapped to each.
 pub(crate) struct ThreeSources {
-    pub(crate) scratch: Scratch,
+    pub(crate) place: Place,
     pub(crate) db: Database,
 }
 
@@ -89,16 +91,33 @@ pub(crate) const SHARED_CHAT: i64 = -1005000000001;
 pub(crate) const USER: i64 = 100;
 
 impl ThreeSources {
+    /// The three sources as SQLite files.
     pub(crate) fn new() -> ThreeSources {
         ThreeSources::with(|b| b)
     }
 
-    /// The three sources, with the builder adjusted by `adjust` before it is built.
+    /// The three sources as SQLite files, with the builder adjusted by `adjust` before it is
+    /// built.
     pub(crate) fn with(
         adjust: impl FnOnce(multisource::ConfigBuilder) -> multisource::ConfigBuilder,
     ) -> ThreeSources {
-        let scratch = Scratch::new();
-        let archive = scratch.archive("archive.db", |db| {
+        ThreeSources::on_kinds([Backend::Sqlite; 3], adjust)
+    }
+
+    /// The three sources, all of the kind `backend`.
+    pub(crate) fn on(backend: Backend) -> ThreeSources {
+        ThreeSources::on_kinds([backend; 3], |b| b)
+    }
+
+    /// The three sources, `primary`, `secondary` and `archive` of the kinds given, in that order.
+    pub(crate) fn on_kinds(
+        kinds: [Backend; 3],
+        adjust: impl FnOnce(multisource::ConfigBuilder) -> multisource::ConfigBuilder,
+    ) -> ThreeSources {
+        let place = Place::new(
+            kinds.iter().copied().find(|k| *k != Backend::Sqlite).unwrap_or(Backend::Sqlite),
+        );
+        let archive = place.archive_on(kinds[2], "archive", |db| {
             db.set_chat_setting(ARCHIVE_CHAT, "where", "archive").expect("fill the archive");
             db.set_setting("where", "archive").expect("fill the archive");
             db.update_chat_info(ARCHIVE_CHAT, "supergroup", Some("archived"), None, false)
@@ -110,20 +129,21 @@ impl ThreeSources {
             db.update_chat_user(SHARED_CHAT, USER, "@user", "User").expect("fill the archive");
         });
         let config = Config::builder()
-            .source(SourceConfig::new("primary", scratch.path("primary.db")))
-            .source(SourceConfig::new("secondary", scratch.path("secondary.db")))
-            .source(SourceConfig::new("archive", archive).readonly(true))
+            .source(place.source_on(kinds[0], "primary"))
+            .source(place.source_on(kinds[1], "secondary"))
+            .source(archive)
             .default_source("primary")
             .map_chat(PRIMARY_CHAT, "primary")
             .map_chat(SECONDARY_CHAT, "secondary")
             .map_chat(ARCHIVE_CHAT, "archive");
         let db = Database::open(adjust(config).build().expect("valid configuration"))
             .expect("open three sources");
-        ThreeSources { scratch, db }
+        ThreeSources { place, db }
     }
 
+    /// The archive's file, when it is a SQLite file.
     pub(crate) fn archive_path(&self) -> PathBuf {
-        self.scratch.path("archive.db")
+        self.place.scratch.path("archive.db")
     }
 }
 

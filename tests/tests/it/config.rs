@@ -257,7 +257,7 @@ fn an_unknown_key_in_a_source_is_refused_with_the_closest_key() {
         "default = \"a\"\n[sources.a]\npath = \"a.db\"\ntype = \"sqlite\"\n",
         "sources.a.type",
         Some(4),
-        "unknown key `type` in source `a`; the known keys are `path`, `readonly`",
+        "unknown key `type` in source `a`; the known keys are `path`, `url`, `readonly`",
     );
 }
 

@@ -120,7 +120,7 @@ fn a_database_truncated_while_running_fails_naming_it_and_the_others_keep_workin
 fn a_writable_file_removed_while_running_fails_naming_it_and_is_saved_first() {
     let t = ThreeSources::new();
     t.db.set_chat_setting(SECONDARY_CHAT, "before", "removal").unwrap();
-    std::fs::remove_file(t.scratch.path("secondary.db")).unwrap();
+    std::fs::remove_file(t.place.scratch.path("secondary.db")).unwrap();
     std::thread::sleep(Duration::from_millis(2));
     let err = t.db.set_chat_setting(SECONDARY_CHAT, "after", "removal").unwrap_err();
     let saved_to = match &err {
@@ -175,7 +175,7 @@ fn a_file_overwritten_with_garbage_while_running_fails_naming_it() {
     for i in 0..200 {
         t.db.set_chat_setting(SECONDARY_CHAT, &format!("k{i}"), "v").unwrap();
     }
-    let path = t.scratch.path("secondary.db");
+    let path = t.place.scratch.path("secondary.db");
     let len = std::fs::metadata(&path).unwrap().len() as usize;
     std::fs::write(&path, vec![0x5A; len.max(4096)]).unwrap();
     let err = first_error(|| t.db.get_chat_settings(SECONDARY_CHAT, None));

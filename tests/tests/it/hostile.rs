@@ -261,12 +261,30 @@ fn hostile_text() -> impl Strategy<Value = String> {
 
 #[test]
 fn hostile_text_round_trips_byte_exactly_through_writes_and_reads() {
-    let t = ThreeSources::new();
+    round_trips(&ThreeSources::new(), false);
+}
+
+/// PostgreSQL's `TEXT` holds every character but NUL: there, text without NUL round-trips byte
+/// for byte, and text with NUL is refused with an error naming the source, never cut short.
+#[cfg(feature = "postgres")]
+#[test]
+fn hostile_text_round_trips_on_postgres_and_nul_is_refused_not_cut() {
+    let t = ThreeSources::on(crate::backends::Backend::Postgres);
+    round_trips(&t, true);
+    let err = t.db.set_chat_setting(PRIMARY_CHAT, "k", "before\0after").unwrap_err();
+    assert_eq!(err.source_name(), Some("primary"), "{err}");
+    assert_eq!(t.db.get_chat_setting(PRIMARY_CHAT, "k", None).unwrap(), None);
+}
+
+/// Writes and reads back text from [`hostile_text`], without NUL when `without_nul`.
+fn round_trips(t: &ThreeSources, without_nul: bool) {
     let db = &t.db;
     let next = AtomicU64::new(0);
     let date = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
+    let text =
+        move || hostile_text().prop_map(move |s| if without_nul { s.replace('\0', "") } else { s });
     runner(256)
-        .run(&(hostile_text(), hostile_text()), |(a, b)| {
+        .run(&(text(), text()), |(a, b)| {
             let n = next.fetch_add(1, Ordering::Relaxed);
             let (chat, source) = if n.is_multiple_of(2) {
                 (PRIMARY_CHAT, "primary")

@@ -1,11 +1,13 @@
-//! Integration tests of multisource against real SQLite files in temporary folders; each test
-//! owns its files.
+//! Integration tests of multisource against real SQLite files in temporary folders, and, with the
+//! `postgres` feature, the query tests against a PostgreSQL server too; each test owns its files
+//! and databases.
 
 mod api_messages;
 mod api_misc;
 mod api_routing;
 mod api_settings;
 mod api_users;
+mod backends;
 mod common;
 mod compat;
 mod concurrency;
@@ -15,7 +17,11 @@ mod extension;
 mod faults;
 mod guarantees;
 mod hostile;
+#[cfg(feature = "postgres")]
+mod pg;
 mod pool;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod readonly;
 mod routing;
 mod shared;

@@ -124,7 +124,7 @@ fn writes_follow_the_mapping_and_land_in_that_file_only() {
     // Global writes (no chat) go to the default source.
     t.db.write(None, |c| set_where(c, 1, "global")).unwrap();
     let in_file = |name: &str, chat: i64| {
-        let mut conn = crate::common::raw(&t.scratch.path(name));
+        let mut conn = crate::common::raw(&t.place.scratch.path(name));
         where_is(&mut conn, chat).unwrap()
     };
     assert_eq!(in_file("secondary.db", SECONDARY_CHAT).as_deref(), Some("secondary"));

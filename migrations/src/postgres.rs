@@ -1,0 +1,225 @@
+//! PostgreSQL sources: the same tables, columns and meaning as the SQLite schema, created by
+//! migrations of their own (`migrations/postgres/`), in PostgreSQL's types. A PostgreSQL database
+//! never comes from the Python bot, so there is nothing to adopt.
+//!
+//! The SQLite schema stays the reference: [`check`] compares a PostgreSQL database with
+//! [`expected`](crate::expected), each declared SQLite type read as its PostgreSQL counterpart
+//! ([`pg_type`]), and a test of this crate proves the two migrations produce the same tables
+//! and columns.
+
+use diesel::migration::MigrationConnection;
+use diesel::pg::{Pg, PgConnection};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::{MigrationError, Mismatch, Report, SchemaState};
+
+/// Every migration of the PostgreSQL schema, embedded, oldest first.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("postgres");
+
+/// The versions of [`MIGRATIONS`], oldest first.
+pub fn versions() -> Vec<String> {
+    crate::listed::<Pg>(&MIGRATIONS).0
+}
+
+/// The full names of [`MIGRATIONS`], oldest first.
+pub fn names() -> Vec<String> {
+    crate::listed::<Pg>(&MIGRATIONS).1
+}
+
+/// The PostgreSQL type (as `information_schema.columns.data_type` names it) that stands for a
+/// SQLite declared type of the schema.
+pub fn pg_type(sqlite_type: &str) -> &'static str {
+    match sqlite_type.to_ascii_uppercase().as_str() {
+        "INTEGER" => "bigint",
+        "FLOAT" | "REAL" | "DOUBLE" => "double precision",
+        "BOOLEAN" => "boolean",
+        "TIMESTAMP" | "DATETIME" => "timestamp without time zone",
+        _ => "text",
+    }
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    data_type: String,
+}
+
+/// The tables of the connection's current schema, sorted.
+pub fn table_names(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    let rows: Vec<Name> = diesel::sql_query(
+        "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+/// Tells where the database stands, without changing it.
+pub fn state(conn: &mut PgConnection) -> QueryResult<SchemaState> {
+    let names = table_names(conn)?;
+    if names.is_empty() {
+        return Ok(SchemaState::Empty);
+    }
+    if names.iter().any(|n| n == "__diesel_schema_migrations") {
+        let applied: Vec<Name> = diesel::sql_query(
+            "SELECT CAST(version AS TEXT) AS name FROM __diesel_schema_migrations",
+        )
+        .load(conn)?;
+        let applied: Vec<String> = applied.into_iter().map(|r| r.name).collect();
+        let pending = versions().into_iter().filter(|v| !applied.contains(v)).collect();
+        return Ok(SchemaState::Managed { pending });
+    }
+    Ok(SchemaState::Unknown)
+}
+
+/// Brings the database to the current schema, every pending migration in one transaction
+/// (PostgreSQL's DDL is transactional): on failure nothing is kept. A database with tables but
+/// no record of migrations is refused rather than guessed at.
+pub fn migrate(conn: &mut PgConnection) -> Result<Report, MigrationError> {
+    conn.transaction(|conn| {
+        if state(conn)? == SchemaState::Unknown {
+            return Err(MigrationError::UnknownTables);
+        }
+        let mut report = Report::default();
+        MigrationConnection::setup(conn)?;
+        let migrations = crate::embedded_in::<Pg>(&MIGRATIONS);
+        let applied = match state(conn)? {
+            SchemaState::Managed { pending } => {
+                versions().into_iter().filter(|v| !pending.contains(v)).collect()
+            }
+            _ => Vec::new(),
+        };
+        for migration in &migrations {
+            let version = migration.name().version().to_string();
+            if applied.contains(&version) {
+                continue;
+            }
+            MigrationHarness::run_migration(conn, migration.as_ref())
+                .map_err(|error| MigrationError::Failed { version: version.clone(), error })?;
+            report.applied.push(version);
+        }
+        Ok(report)
+    })
+}
+
+/// Compares the database with the schema multisource expects: every table and column of
+/// [`expected`](crate::expected) must exist, with the PostgreSQL type that stands for its SQLite
+/// type. Extra tables and columns are allowed.
+pub fn check(conn: &mut PgConnection) -> QueryResult<Vec<Mismatch>> {
+    let found: Vec<ColumnRow> = diesel::sql_query(
+        "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name, \
+         CAST(data_type AS TEXT) AS data_type FROM information_schema.columns \
+         WHERE table_schema = current_schema()",
+    )
+    .load(conn)?;
+    let tables = table_names(conn)?;
+    let mut mismatches = Vec::new();
+    for want in crate::expected() {
+        if !tables.contains(&want.name) {
+            mismatches.push(Mismatch::MissingTable { table: want.name.clone() });
+            continue;
+        }
+        for column in &want.columns {
+            let have =
+                found.iter().find(|c| c.table_name == want.name && c.column_name == column.name);
+            let expected = pg_type(&column.sql_type);
+            match have {
+                None => mismatches.push(Mismatch::MissingColumn {
+                    table: want.name.clone(),
+                    column: column.name.clone(),
+                }),
+                Some(c) if c.data_type != expected => mismatches.push(Mismatch::ColumnType {
+                    table: want.name.clone(),
+                    column: column.name.clone(),
+                    expected: expected.to_owned(),
+                    found: c.data_type.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(mismatches)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+
+    /// A new, empty database on the test server (`MULTISOURCE_TEST_POSTGRES`, set by
+    /// `cargo xtask test`), dropped at the end.
+    struct Scratch {
+        admin: PgConnection,
+        name: String,
+        url: String,
+    }
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let server = std::env::var("MULTISOURCE_TEST_POSTGRES").expect(
+                "MULTISOURCE_TEST_POSTGRES names the test server; run the tests with `cargo xtask test`",
+            );
+            let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap();
+            let name = format!("migrations_{tag}_{}", std::process::id());
+            // One statement at a time: a batch runs in one transaction, which these refuse.
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            Scratch { admin, url: format!("{server}/{name}"), name }
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = self
+                .admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+
+    #[test]
+    fn the_postgres_schema_has_every_table_and_column_of_the_sqlite_one() {
+        let scratch = Scratch::new("schema");
+        let mut conn = PgConnection::establish(&scratch.url).unwrap();
+        assert_eq!(state(&mut conn).unwrap(), SchemaState::Empty);
+        let report = migrate(&mut conn).unwrap();
+        assert_eq!(report.applied, versions());
+        assert_eq!(state(&mut conn).unwrap(), SchemaState::Managed { pending: Vec::new() });
+        assert_eq!(check(&mut conn).unwrap(), Vec::new());
+        assert_eq!(migrate(&mut conn).unwrap(), Report::default(), "nothing the second time");
+        let mut sqlite: Vec<&str> = crate::expected().iter().map(|t| t.name.as_str()).collect();
+        sqlite.push("__diesel_schema_migrations");
+        sqlite.sort_unstable();
+        assert_eq!(table_names(&mut conn).unwrap(), sqlite);
+        conn.batch_execute("ALTER TABLE chat_users DROP COLUMN metadata; DROP TABLE chat_topics;")
+            .unwrap();
+        let found = check(&mut conn).unwrap();
+        assert!(found.contains(&Mismatch::MissingTable { table: "chat_topics".into() }));
+        assert!(found.contains(&Mismatch::MissingColumn {
+            table: "chat_users".into(),
+            column: "metadata".into()
+        }));
+    }
+
+    #[test]
+    fn a_database_with_tables_of_its_own_is_not_migrated_over() {
+        let scratch = Scratch::new("unknown");
+        let mut conn = PgConnection::establish(&scratch.url).unwrap();
+        conn.batch_execute("CREATE TABLE theirs (x INT)").unwrap();
+        assert_eq!(state(&mut conn).unwrap(), SchemaState::Unknown);
+        assert!(matches!(migrate(&mut conn), Err(MigrationError::UnknownTables)));
+        assert_eq!(table_names(&mut conn).unwrap(), ["theirs"]);
+    }
+}
