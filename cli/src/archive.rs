@@ -5,11 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration, Utc};
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use serde::Serialize;
 
-use crate::files::open_read;
+use crate::db::{Access, Db};
 use crate::moving::{self, Moved};
 use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, progress, source};
 
@@ -57,14 +55,6 @@ struct Skipped {
     chat: Option<i64>,
     source: String,
     reason: String,
-}
-
-#[derive(QueryableByName)]
-struct LastMessage {
-    #[diesel(sql_type = BigInt)]
-    chat_id: i64,
-    #[diesel(sql_type = Text)]
-    last: String,
 }
 
 /// Runs `archive`.
@@ -119,18 +109,11 @@ pub(crate) fn run(
         });
     }
     for s in config.sources().iter().filter(|s| s.name() != to.name()) {
-        if !s.path().exists() {
+        if !Db::exists(s) {
             continue;
         }
-        let last = open_read(s.path(), s.get_timeout()).and_then(|mut conn| {
-            diesel::sql_query(
-                "SELECT chat_id, max(date) AS last FROM chat_messages GROUP BY chat_id \
-                 HAVING max(date) < ? ORDER BY last, chat_id",
-            )
-            .bind::<Text, _>(&report.cutoff)
-            .load::<LastMessage>(&mut conn)
-            .map_err(|e| describe(&e))
-        });
+        let last = Db::open(s, Access::Read)
+            .and_then(|mut db| db.last_messages_before(&report.cutoff).map_err(|e| describe(&e)));
         let last = match last {
             Ok(last) => last,
             Err(reason) => {
@@ -138,33 +121,33 @@ pub(crate) fn run(
                 continue;
             }
         };
-        for row in last {
-            if pending.iter().any(|p| p.chat == row.chat_id) {
+        for (chat_id, last) in last {
+            if pending.iter().any(|p| p.chat == chat_id) {
                 continue;
             }
-            if config.source_for_chat(row.chat_id) != s.name() {
+            if config.source_for_chat(chat_id) != s.name() {
                 report.skipped.push(Skipped {
-                    chat: Some(row.chat_id),
+                    chat: Some(chat_id),
                     source: s.name().to_owned(),
                     reason: format!(
                         "rows left here, but the chat is routed to `{}`",
-                        config.source_for_chat(row.chat_id)
+                        config.source_for_chat(chat_id)
                     ),
                 });
                 continue;
             }
             if s.is_readonly() && !request.offline {
                 report.skipped.push(Skipped {
-                    chat: Some(row.chat_id),
+                    chat: Some(chat_id),
                     source: s.name().to_owned(),
                     reason: "in a read-only source: moving it out needs --offline".to_owned(),
                 });
                 continue;
             }
             pending.push(Candidate {
-                chat: row.chat_id,
+                chat: chat_id,
                 from: s.name().to_owned(),
-                last_message: row.last,
+                last_message: last,
                 rows: None,
             });
         }

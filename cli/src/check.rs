@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use multisource::{Config, SchemaState, SourceConfig};
 use serde::Serialize;
 
-use crate::files::{Inspection, inspect, state_word};
+use crate::db::{Inspection, inspect, state_word};
 use crate::output::{Failure, Outcome, Table, describe, print_json, some_of};
 
 #[derive(Debug, Serialize)]
@@ -131,15 +131,16 @@ fn source_report(
         problems.push(Problem { severity, source: Some(name.clone()), message });
     };
     let path = source.path();
+    let postgres = source.kind() == multisource::Kind::Postgres;
     let mut report = SourceReport {
         name: source.name().to_owned(),
-        kind: "sqlite",
-        path: path.to_path_buf(),
+        kind: source.kind().as_str(),
+        path: PathBuf::from(source.location()),
         readonly: source.is_readonly(),
         immutable: source.is_immutable(),
         pool_size: source.get_pool_size(),
         timeout_seconds: source.get_timeout().as_secs_f64(),
-        durability: (!source.is_readonly()).then(|| source.get_durability().as_str()),
+        durability: (!source.is_readonly() && !postgres).then(|| source.get_durability().as_str()),
         mapped_chats: config.chat_mapping().values().filter(|s| *s == source.name()).count(),
         exists: found.exists,
         size_bytes: found.size,
@@ -180,10 +181,11 @@ fn source_report(
         return report;
     }
     if let Some(error) = &found.error {
-        problem(
-            Severity::Error,
-            format!("{} cannot be read as a SQLite database: {error}", path.display()),
-        );
+        let what = match postgres {
+            true => format!("the database at {} cannot be read", source.location()),
+            false => format!("{} cannot be read as a SQLite database", path.display()),
+        };
+        problem(Severity::Error, format!("{what}: {error}"));
         report.schema_detail = format!("unreadable: {error}");
         return report;
     }
@@ -214,6 +216,12 @@ fn source_report(
                 report.schema_detail.push_str(": adopted, unchanged, when the bot opens it");
             }
         }
+        SchemaState::Unknown if !source.is_readonly() && postgres => problem(
+            Severity::Error,
+            "the database has tables but no record of multisource's migrations; opening it \
+             fails: give the source an empty database, or one multisource created"
+                .to_owned(),
+        ),
         SchemaState::Unknown if !source.is_readonly() => problem(
             Severity::Warning,
             "the file has tables but no recorded schema version; opening it runs every \
@@ -222,7 +230,10 @@ fn source_report(
         ),
         SchemaState::Empty if source.is_readonly() => problem(
             Severity::Error,
-            format!("{} is an empty database; a read-only source needs its tables", path.display()),
+            format!(
+                "{} is an empty database; a read-only source needs its tables",
+                source.location()
+            ),
         ),
         _ => {}
     }
@@ -237,7 +248,7 @@ fn source_report(
             ),
         );
     }
-    if !source.is_readonly() && OpenOptions::new().write(true).open(path).is_err() {
+    if !source.is_readonly() && !postgres && OpenOptions::new().write(true).open(path).is_err() {
         problem(
             Severity::Error,
             format!(
@@ -255,7 +266,12 @@ fn source_report(
 fn same_files(config: &Config, problems: &mut Vec<Problem>) {
     let mut by_file: BTreeMap<PathBuf, Vec<&SourceConfig>> = BTreeMap::new();
     for source in config.sources() {
-        let path = std::fs::canonicalize(source.path()).unwrap_or_else(|_| source.path().into());
+        let path = match source.kind() {
+            multisource::Kind::Sqlite => {
+                std::fs::canonicalize(source.path()).unwrap_or_else(|_| source.path().into())
+            }
+            multisource::Kind::Postgres => PathBuf::from(source.location()),
+        };
         by_file.entry(path).or_default().push(source);
     }
     for (path, sources) in by_file.into_iter().filter(|(_, s)| s.len() > 1) {

@@ -10,8 +10,8 @@
 
 mod archive;
 mod check;
+mod db;
 mod demo;
-mod files;
 mod mapping;
 mod migrate;
 mod moving;

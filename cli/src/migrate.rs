@@ -4,11 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use diesel::connection::SimpleConnection;
-use multisource::{SchemaState, SourceConfig};
+use multisource::{Kind, SchemaState, SourceConfig};
 use serde::Serialize;
 
-use crate::files::{inspect, open_write};
+use crate::db::{Access, Db, inspect};
 use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, some_of};
 
 #[derive(Debug, Serialize)]
@@ -58,7 +57,7 @@ pub(crate) fn run(path: &Path, dry_run: bool, json: bool) -> Result<Outcome, Fai
 fn entry(source: &SourceConfig, action: &'static str) -> SourceMigration {
     SourceMigration {
         name: source.name().to_owned(),
-        path: source.path().to_path_buf(),
+        path: PathBuf::from(source.location()),
         readonly: source.is_readonly(),
         action,
         adopted_python_version: None,
@@ -71,7 +70,7 @@ fn read_only(source: &SourceConfig) -> SourceMigration {
     let mut out = entry(source, "not-touched");
     let found = inspect(source);
     out.problem = match (found.exists, found.error) {
-        (false, _) => Some(format!("the file {} is missing", source.path().display())),
+        (false, _) => Some(format!("the file {} is missing", source.location())),
         (true, Some(error)) => Some(error),
         (true, None) if !found.mismatches.is_empty() => Some(format!(
             "its schema differs from what multisource reads, and a read-only source is never \
@@ -84,9 +83,8 @@ fn read_only(source: &SourceConfig) -> SourceMigration {
 }
 
 /// The names of the migrations `state` still needs, and the Python version it would adopt.
-fn pending(state: &SchemaState) -> (Option<i64>, Vec<String>) {
-    let names = multisource_migrations::names();
-    let versions = multisource_migrations::versions();
+fn pending(state: &SchemaState, kind: Kind) -> (Option<i64>, Vec<String>) {
+    let (versions, names) = migrations_of(kind);
     let skip = |done: &dyn Fn(&str) -> bool| -> Vec<String> {
         versions.iter().zip(&names).filter(|(v, _)| !done(v)).map(|(_, n)| n.clone()).collect()
     };
@@ -108,7 +106,7 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
         return out;
     }
     let state = found.state.unwrap_or(SchemaState::Empty);
-    let (adopt, names) = pending(&state);
+    let (adopt, names) = pending(&state, source.kind());
     if dry_run {
         let action = match (found.exists, names.is_empty() && adopt.is_none()) {
             (false, _) => "would-create",
@@ -121,15 +119,11 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
         return out;
     }
     let created = !found.exists;
-    let result = open_write(source.path(), source.get_timeout(), true).and_then(|mut conn| {
-        // The bot's writable sources run in WAL mode; a file created here starts in it too.
-        conn.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| describe(&e))?;
-        multisource_migrations::migrate(&mut conn).map_err(|e| describe(&e))
-    });
+    let result =
+        Db::open(source, Access::Create).and_then(|mut db| db.migrate().map_err(|e| describe(&e)));
     match result {
         Ok(report) => {
-            let all = multisource_migrations::names();
-            let versions = multisource_migrations::versions();
+            let (versions, all) = migrations_of(source.kind());
             let action = match (created, report.applied.is_empty()) {
                 (true, _) => "created",
                 (false, true) if report.adopted_python_version.is_none() => "current",
@@ -149,6 +143,20 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
             out.problem = Some(error);
             out
         }
+    }
+}
+
+/// The versions and names of the migrations of a kind of database.
+fn migrations_of(kind: Kind) -> (Vec<String>, Vec<String>) {
+    match kind {
+        Kind::Sqlite => (multisource_migrations::versions(), multisource_migrations::names()),
+        #[cfg(feature = "postgres")]
+        Kind::Postgres => (
+            multisource_migrations::postgres::versions(),
+            multisource_migrations::postgres::names(),
+        ),
+        #[cfg(not(feature = "postgres"))]
+        Kind::Postgres => (Vec::new(), Vec::new()),
     }
 }
 

@@ -29,14 +29,12 @@
 
 use std::path::{Path, PathBuf};
 
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use indicatif::ProgressBar;
-use multisource::{SchemaState, SourceConfig};
+use multisource::{Kind, SchemaState, SourceConfig};
+use multisource_migrations::Table as Schema;
 use serde::{Deserialize, Serialize};
 
-use crate::files::{chat_tables, columns, count, open_read, open_write, quote, table_names};
+use crate::db::{Access, Db, Row, chat_tables, same};
 use crate::mapping::{replace, set_chat_source, sibling, sync_folder};
 use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, progress, source};
 
@@ -182,11 +180,11 @@ pub(crate) fn move_chat(
         mapping: None,
         notes: Vec::new(),
     };
-    if !from.path().exists() {
+    if !Db::exists(from) {
         return Err(Failure::Failed(format!(
             "the file of `{}`, {}, is missing",
             from.name(),
-            from.path().display()
+            from.location()
         )));
     }
     let origin_rows = rows_of(from, chat)?;
@@ -206,12 +204,12 @@ pub(crate) fn move_chat(
         moved.notes.push(format!("chat {chat} is already routed to `{}`", to.name()));
         return Ok(moved);
     }
-    if same_file(from, to) {
+    if same_place(from, to) {
         return Err(Failure::Usage(format!(
-            "`{}` and `{}` are the same file, {}",
+            "`{}` and `{}` are the same database, {}",
             from.name(),
             to.name(),
-            to.path().display()
+            to.location()
         )));
     }
     for (side, s) in [("write to", to), ("delete from", from)] {
@@ -270,59 +268,56 @@ pub(crate) fn move_chat(
     Ok(moved)
 }
 
-/// The rows of `chat` per chat table in `source`'s file (none when the file does not exist).
+/// The rows of `chat` per chat table in `source` (none when its file does not exist).
 fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i64)>, Failure> {
-    if !source.path().exists() {
+    if !Db::exists(source) {
         return Ok(Vec::new());
     }
     let unreadable = |e: String| {
-        Failure::Failed(format!(
-            "cannot read `{}` ({}): {e}",
-            source.name(),
-            source.path().display()
-        ))
+        Failure::Failed(format!("cannot read `{}` ({}): {e}", source.name(), source.location()))
     };
-    let mut conn = open_read(source.path(), source.get_timeout()).map_err(unreadable)?;
-    let present = table_names(&mut conn).map_err(|e| unreadable(describe(&e)))?;
+    let mut db = Db::open(source, Access::Read).map_err(unreadable)?;
+    let present = db.table_names().map_err(|e| unreadable(describe(&e)))?;
     let mut rows = Vec::new();
     for table in chat_tables().into_iter().filter(|t| present.contains(&t.name)) {
-        let sql = format!("SELECT count(*) AS n FROM {} WHERE chat_id = ?", quote(&table.name));
-        let n = count(&mut conn, &sql, Some(chat)).map_err(|e| unreadable(describe(&e)))?;
+        let n = db.count(&table.name, Some(chat)).map_err(|e| unreadable(describe(&e)))?;
         rows.push((table.name.clone(), n));
     }
     Ok(rows)
 }
 
-fn same_file(a: &SourceConfig, b: &SourceConfig) -> bool {
-    match (std::fs::canonicalize(a.path()), std::fs::canonicalize(b.path())) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a.path() == b.path(),
+fn same_place(a: &SourceConfig, b: &SourceConfig) -> bool {
+    match (a.kind(), b.kind()) {
+        (Kind::Sqlite, Kind::Sqlite) => {
+            match (std::fs::canonicalize(a.path()), std::fs::canonicalize(b.path())) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => a.path() == b.path(),
+            }
+        }
+        (Kind::Postgres, Kind::Postgres) => a.location() == b.location(),
+        _ => false,
     }
 }
 
-/// Prepares the destination's file: a writable source is migrated as the bot would (in WAL
-/// mode); a read-only one, written offline, gets the schema if it is new, and must otherwise
-/// already have every column of the chat tables.
-fn prepare_destination(to: &SourceConfig) -> Result<SqliteConnection, Failure> {
-    let what = format!("cannot prepare `{}` ({})", to.name(), to.path().display());
-    let mut conn = open_write(to.path(), to.get_timeout(), true)
-        .map_err(|e| Failure::Failed(format!("{what}: {e}")))?;
-    let state = multisource_migrations::state(&mut conn).map_err(failed(&what))?;
-    if !to.is_readonly() {
-        conn.batch_execute("PRAGMA journal_mode = WAL;").map_err(failed(&what))?;
-    }
+/// Prepares the destination: a writable source is migrated as the bot would (a new SQLite file
+/// in WAL mode); a read-only one, written offline, gets the schema if it is new, and must
+/// otherwise already have every column of the chat tables.
+fn prepare_destination(to: &SourceConfig) -> Result<Db, Failure> {
+    let what = format!("cannot prepare `{}` ({})", to.name(), to.location());
+    let mut db =
+        Db::open(to, Access::Create).map_err(|e| Failure::Failed(format!("{what}: {e}")))?;
+    let state = db.state().map_err(failed(&what))?;
     if !to.is_readonly() || state == SchemaState::Empty {
-        multisource_migrations::migrate(&mut conn)
-            .map_err(|e| Failure::Failed(format!("{what}: {}", describe(&e))))?;
+        db.migrate().map_err(|e| Failure::Failed(format!("{what}: {}", describe(&e))))?;
     }
-    schema_holds_chat_tables(&mut conn, to)?;
-    Ok(conn)
+    schema_holds_chat_tables(&mut db, to)?;
+    Ok(db)
 }
 
-/// Every column of every chat table is in `conn`'s database.
-fn schema_holds_chat_tables(conn: &mut SqliteConnection, s: &SourceConfig) -> Result<(), Failure> {
-    let mismatches = multisource_migrations::check(conn)
-        .map_err(failed(&format!("cannot read the schema of `{}`", s.name())))?;
+/// Every column of every chat table is in the database.
+fn schema_holds_chat_tables(db: &mut Db, s: &SourceConfig) -> Result<(), Failure> {
+    let mismatches =
+        db.check().map_err(failed(&format!("cannot read the schema of `{}`", s.name())))?;
     let chat_tables: Vec<String> = chat_tables().iter().map(|t| t.name.clone()).collect();
     let relevant: Vec<String> = mismatches
         .iter()
@@ -343,6 +338,30 @@ fn schema_holds_chat_tables(conn: &mut SqliteConnection, s: &SourceConfig) -> Re
     }
 }
 
+/// Every row of `held` is in `found`, value for value by the columns' types, and `found` holds
+/// no fewer rows.
+fn all_found(table: &Schema, held: &[Row], found: &[Row]) -> bool {
+    let mut unmatched: Vec<&Row> = found.iter().collect();
+    for row in held {
+        let same_row = |other: &&Row| {
+            table.columns.iter().enumerate().all(|(i, c)| {
+                same(
+                    &c.sql_type,
+                    row.get(i).and_then(|v| v.as_deref()),
+                    other.get(i).and_then(|v| v.as_deref()),
+                )
+            })
+        };
+        match unmatched.iter().position(same_row) {
+            Some(at) => {
+                unmatched.swap_remove(at);
+            }
+            None => return false,
+        }
+    }
+    true
+}
+
 fn copy_and_delete(
     from: &SourceConfig,
     to: &SourceConfig,
@@ -350,12 +369,14 @@ fn copy_and_delete(
     bar: &ProgressBar,
 ) -> Result<Vec<TableMove>, Failure> {
     let mut dest = prepare_destination(to)?;
-    let mut origin = open_write(from.path(), from.get_timeout(), false).map_err(|e| {
-        Failure::Failed(format!("cannot open `{}` ({}): {e}", from.name(), from.path().display()))
+    let mut origin = Db::open(from, Access::Write).map_err(|e| {
+        Failure::Failed(format!("cannot open `{}` ({}): {e}", from.name(), from.location()))
     })?;
     schema_holds_chat_tables(&mut origin, from)?;
+    let tables = chat_tables();
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     // The origin's write lock, held until its rows are deleted: the bot's writes wait.
-    origin.batch_execute("BEGIN IMMEDIATE;").map_err(|e| {
+    origin.begin_locked(&names).map_err(|e| {
         Failure::Failed(format!(
             "`{}` is busy: its write lock stayed taken longer than its timeout ({:?}): {}; try \
              again",
@@ -364,65 +385,49 @@ fn copy_and_delete(
             describe(&e)
         ))
     })?;
-    diesel::sql_query("ATTACH DATABASE ? AS origin")
-        .bind::<Text, _>(multisource_router::sqlite_uri(from.path(), "ro"))
-        .execute(&mut dest)
-        .map_err(failed("cannot attach the origin to the destination"))?;
-    dest.batch_execute("BEGIN IMMEDIATE;")
-        .map_err(failed(&format!("cannot take the write lock of `{}`", to.name())))?;
+    let mut held = Vec::new();
+    for table in &tables {
+        held.push(origin.rows(table, chat).map_err(failed(&format!("reading `{}`", table.name)))?);
+    }
+    dest.begin().map_err(failed(&format!("cannot take the write lock of `{}`", to.name())))?;
     let mut moves = Vec::new();
-    for (i, table) in chat_tables().into_iter().enumerate() {
+    for (i, (table, rows)) in tables.iter().zip(&held).enumerate() {
         bar.set_message(table.name.clone());
-        let (name, cols) = (quote(&table.name), columns(table));
-        let copy = format!(
-            "INSERT OR REPLACE INTO main.{name} ({cols}) SELECT {cols} FROM origin.{name} \
-             WHERE chat_id = ?"
-        );
-        diesel::sql_query(copy)
-            .bind::<BigInt, _>(chat)
-            .execute(&mut dest)
-            .map_err(failed(&format!("copying `{}`", table.name)))?;
+        for row in rows {
+            dest.upsert(table, row).map_err(failed(&format!("copying `{}`", table.name)))?;
+        }
         if i == 0 {
             failpoint("copy");
         }
-        let counted = |sql: String, dest: &mut SqliteConnection| {
-            count(dest, &sql, Some(chat)).map_err(failed(&format!("verifying `{}`", table.name)))
-        };
-        let rows = counted(
-            format!("SELECT count(*) AS n FROM origin.{name} WHERE chat_id = ?"),
-            &mut dest,
-        )?;
-        let in_destination =
-            counted(format!("SELECT count(*) AS n FROM main.{name} WHERE chat_id = ?"), &mut dest)?;
-        let missing = counted(
-            format!(
-                "SELECT count(*) AS n FROM (SELECT {cols} FROM origin.{name} WHERE chat_id = ? \
-                 EXCEPT SELECT {cols} FROM main.{name} WHERE chat_id = ?)"
-            ),
-            &mut dest,
-        )?;
-        if missing != 0 || in_destination < rows {
+        let found =
+            dest.rows(table, chat).map_err(failed(&format!("verifying `{}`", table.name)))?;
+        if found.len() < rows.len() || !all_found(table, rows, &found) {
             return Err(Failure::Failed(format!(
-                "verification failed for `{}`: {rows} row(s) in `{}`, {in_destination} in `{}`, \
-                 {missing} not found identical; nothing was deleted, and running the same \
-                 command again retries the move",
+                "verification failed for `{}`: {} row(s) in `{}`, {} in `{}`, not all found \
+                 identical; nothing was deleted, and running the same command again retries the \
+                 move",
                 table.name,
+                rows.len(),
                 from.name(),
+                found.len(),
                 to.name()
             )));
         }
-        moves.push(TableMove { table: table.name.clone(), rows, in_destination, deleted: 0 });
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        moves.push(TableMove {
+            table: table.name.clone(),
+            rows: count(rows.len()),
+            in_destination: count(found.len()),
+            deleted: 0,
+        });
         bar.inc(1);
     }
-    dest.batch_execute("COMMIT; DETACH DATABASE origin;")
-        .map_err(failed(&format!("committing the copy into `{}`", to.name())))?;
+    dest.batch("COMMIT;").map_err(failed(&format!("committing the copy into `{}`", to.name())))?;
     drop(dest);
     failpoint("copied");
     for table in &mut moves {
-        let sql = format!("DELETE FROM {} WHERE chat_id = ?", quote(&table.table));
-        let deleted = diesel::sql_query(sql)
-            .bind::<BigInt, _>(chat)
-            .execute(&mut origin)
+        let deleted = origin
+            .delete(&table.table, chat)
             .map_err(failed(&format!("deleting from `{}`", table.table)))?;
         table.deleted = i64::try_from(deleted).unwrap_or(i64::MAX);
         if table.deleted != table.rows {
@@ -437,7 +442,7 @@ fn copy_and_delete(
         }
     }
     origin
-        .batch_execute("COMMIT;")
+        .batch("COMMIT;")
         .map_err(failed(&format!("committing the deletion from `{}`", from.name())))?;
     failpoint("deleted");
     Ok(moves)

@@ -6,12 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use diesel::prelude::*;
-use diesel::sql_types::BigInt;
-use multisource::{Config, SourceConfig};
+use multisource::{Config, Kind, SourceConfig};
 use serde::Serialize;
 
-use crate::files::{chat_tables, count, journal_mode, open_read, quote, side_size, table_names};
+use crate::db::{Access, Db, chat_tables, side_size};
 use crate::output::{Failure, Outcome, Table, bytes, describe, load_config, print_json, some_of};
 
 #[derive(Debug, Serialize)]
@@ -24,11 +22,16 @@ struct Report {
 #[derive(Debug, Serialize)]
 struct SourceStatus {
     name: String,
+    /// `sqlite` or `postgres`.
+    kind: &'static str,
+    /// The file, or the database's URL without its password.
     path: PathBuf,
     readonly: bool,
     /// Why the file could not be read; the other fields are then empty.
     error: Option<String>,
+    /// A SQLite file's journal mode (`wal`, `delete`, ...).
     journal_mode: Option<String>,
+    /// The size of the file, or of the PostgreSQL database (`pg_database_size`).
     file_bytes: u64,
     wal_bytes: u64,
     shm_bytes: u64,
@@ -65,7 +68,8 @@ fn status(config: &Config, source: &SourceConfig) -> SourceStatus {
     let path = source.path();
     let mut out = SourceStatus {
         name: source.name().to_owned(),
-        path: path.to_path_buf(),
+        kind: source.kind().as_str(),
+        path: PathBuf::from(source.location()),
         readonly: source.is_readonly(),
         error: None,
         journal_mode: None,
@@ -78,7 +82,7 @@ fn status(config: &Config, source: &SourceConfig) -> SourceStatus {
         mapped_without_data: Vec::new(),
         routed_elsewhere: Vec::new(),
     };
-    if !path.exists() {
+    if !Db::exists(source) {
         out.error = Some(match source.is_readonly() {
             true => "the file is missing".to_owned(),
             false => "no file yet (created at the bot's first open)".to_owned(),
@@ -88,42 +92,34 @@ fn status(config: &Config, source: &SourceConfig) -> SourceStatus {
     if let Err(error) = read(config, source, &mut out) {
         out.error = Some(error);
     }
-    out.file_bytes = side_size(path, "").unwrap_or(0);
-    out.wal_bytes = side_size(path, "-wal").unwrap_or(0);
-    out.shm_bytes = side_size(path, "-shm").unwrap_or(0);
+    if source.kind() == Kind::Sqlite {
+        out.file_bytes = side_size(path, "").unwrap_or(0);
+        out.wal_bytes = side_size(path, "-wal").unwrap_or(0);
+        out.shm_bytes = side_size(path, "-shm").unwrap_or(0);
+    }
     out.total_bytes = out.file_bytes + out.wal_bytes + out.shm_bytes;
     out
 }
 
 fn read(config: &Config, source: &SourceConfig, out: &mut SourceStatus) -> Result<(), String> {
-    let mut conn = open_read(source.path(), source.get_timeout())?;
-    conn.transaction(|conn| {
-        out.journal_mode = Some(journal_mode(conn)?);
-        let tables = table_names(conn)?;
-        for table in &tables {
-            let n = count(conn, &format!("SELECT count(*) AS n FROM {}", quote(table)), None)?;
-            out.rows.insert(table.clone(), n);
+    let mut db = Db::open(source, Access::Read)?;
+    // One snapshot for every count (a read-only transaction).
+    db.batch("BEGIN;").map_err(|e| describe(&e))?;
+    let result = (|| -> diesel::QueryResult<()> {
+        out.journal_mode = db.journal_mode()?;
+        if let Some(bytes) = db.database_bytes()? {
+            out.file_bytes = bytes;
         }
-        let held: Vec<String> = chat_tables()
+        let tables = db.table_names()?;
+        for table in &tables {
+            out.rows.insert(table.clone(), db.count(table, None)?);
+        }
+        let held: Vec<&str> = chat_tables()
             .iter()
             .filter(|t| tables.contains(&t.name))
-            .map(|t| format!("SELECT chat_id AS n FROM {}", quote(&t.name)))
+            .map(|t| t.name.as_str())
             .collect();
-        let chats: BTreeSet<i64> = match held.is_empty() {
-            true => BTreeSet::new(),
-            false => {
-                #[derive(QueryableByName)]
-                struct Chat {
-                    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
-                    n: Option<i64>,
-                }
-                diesel::sql_query(held.join(" UNION "))
-                    .load::<Chat>(conn)?
-                    .into_iter()
-                    .filter_map(|c| c.n)
-                    .collect()
-            }
-        };
+        let chats: BTreeSet<i64> = db.chats(&held)?.into_iter().collect();
         out.chats = chats.len();
         out.mapped_without_data = config
             .chat_mapping()
@@ -134,8 +130,9 @@ fn read(config: &Config, source: &SourceConfig, out: &mut SourceStatus) -> Resul
         out.routed_elsewhere =
             chats.into_iter().filter(|c| config.source_for_chat(*c) != source.name()).collect();
         Ok(())
-    })
-    .map_err(|e: diesel::result::Error| describe(&e))
+    })();
+    let _ = db.batch("COMMIT;");
+    result.map_err(|e| describe(&e))
 }
 
 fn render(report: &Report) -> String {
@@ -144,11 +141,13 @@ fn render(report: &Report) -> String {
         report.config.display(),
         report.default_source
     );
-    let mut table =
-        Table::new(&["source", "access", "journal", ">file", ">wal", ">total", ">chats", "path"]);
+    let mut table = Table::new(&[
+        "source", "kind", "access", "journal", ">size", ">wal", ">total", ">chats", "where",
+    ]);
     for s in &report.sources {
         table.row(vec![
             s.name.clone(),
+            s.kind.to_owned(),
             if s.readonly { "read-only" } else { "writable" }.to_owned(),
             s.journal_mode.clone().unwrap_or_else(|| "-".into()),
             bytes(s.file_bytes),

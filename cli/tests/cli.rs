@@ -626,3 +626,131 @@ fn archive_moves_the_chats_inactive_for_the_given_days_and_keeps_the_others() {
         Some("Quiet chat")
     );
 }
+
+/// PostgreSQL sources, on the test server (`MULTISOURCE_TEST_POSTGRES`, which `cargo xtask test`
+/// starts and sets).
+#[cfg(feature = "postgres")]
+mod postgres {
+    use diesel::PgConnection;
+
+    use super::*;
+
+    /// A database created on the test server for one test, dropped at its end.
+    struct Database {
+        admin: PgConnection,
+        name: String,
+        url: String,
+    }
+
+    impl Database {
+        fn new(tag: &str) -> Database {
+            let server = std::env::var("MULTISOURCE_TEST_POSTGRES").expect(
+                "MULTISOURCE_TEST_POSTGRES names the test server; run the tests with `cargo xtask test`",
+            );
+            let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap();
+            let name = format!("cli_{tag}_{}", std::process::id());
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            Database { admin, url: format!("{server}/{name}"), name }
+        }
+    }
+
+    impl Drop for Database {
+        fn drop(&mut self) {
+            let _ = self
+                .admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+
+    /// The demo's configuration with a PostgreSQL source `remote` added.
+    fn demo_with_remote(url: &str) -> (tempfile::TempDir, PathBuf) {
+        let (dir, config) = demo();
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "[database.chatMapping]",
+            &format!("[database.sources.remote]\nurl = \"{url}\"\n\n[database.chatMapping]"),
+        );
+        std::fs::write(&config, text).unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn check_migrate_and_status_work_on_postgres_sources() {
+        let remote = Database::new("check");
+        let (_dir, config) = demo_with_remote(&remote.url);
+        let c = s(&config);
+        let report = multisource(&["check", "--config", &c, "--json"]).json();
+        let source = &report["sources"][3];
+        assert_eq!(
+            (source["name"].as_str(), source["kind"].as_str()),
+            (Some("remote"), Some("postgres"))
+        );
+        assert_eq!(source["schema"], "empty");
+        assert_eq!(report["errors"], 0, "{report}");
+        let run = multisource(&["migrate", "--config", &c]);
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert!(
+            has_line(&run.stdout, "remote 2026-11-27-000001_initial_schema applied"),
+            "{}",
+            run.stdout
+        );
+        let report = multisource(&["check", "--config", &c, "--json"]).json();
+        assert_eq!(report["sources"][3]["schema"], "current");
+        let status = multisource(&["status", "--config", &c, "--json"]).json();
+        let remote_status = &status["sources"][3];
+        assert_eq!(remote_status["kind"], "postgres");
+        assert_eq!(remote_status["rows"]["settings"], 1, "the schema version");
+        assert!(remote_status["file_bytes"].as_u64().unwrap() > 0);
+        assert!(!remote_status["path"].as_str().unwrap().is_empty());
+        // A server that does not answer is an error of `check`, named.
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(&remote.url, "postgres://bot:secret@127.0.0.1:1/none");
+        std::fs::write(&config, text).unwrap();
+        let run = multisource(&["check", "--config", &c, "--json"]);
+        assert_eq!(run.code, Some(1), "{run:?}");
+        let report = run.json();
+        let problem = report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["source"] == "remote")
+            .unwrap()
+            .clone();
+        assert!(problem["message"].as_str().unwrap().contains("cannot connect"), "{problem}");
+        assert!(!report.to_string().contains("secret"), "the password never shows");
+    }
+
+    #[test]
+    fn move_chat_goes_to_postgres_and_back_with_every_row_verified() {
+        let remote = Database::new("move");
+        let (dir, config) = demo_with_remote(&remote.url);
+        let c = s(&config);
+        let secondary = dir.path().join("secondary.db");
+        let before = chat_rows(&secondary, SIDE_CHAT);
+        let args = |to: &str| {
+            ["move-chat", "--config", &c, "--chat", "-1002000000001", "--to", to, "--json"]
+                .map(str::to_owned)
+        };
+        let run = multisource(&args("remote").each_ref().map(String::as_str));
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(run.json()["rows"], 6);
+        assert!(chat_rows(&secondary, SIDE_CHAT).is_empty());
+        let db = multisource::Database::from_config_file(&config).unwrap();
+        assert_eq!(db.route(Some(SIDE_CHAT), None).unwrap().source(), "remote");
+        assert_eq!(
+            db.get_chat_setting(SIDE_CHAT, "language", None).unwrap().as_deref(),
+            Some("en")
+        );
+        let message = db.get_chat_message_by_message_id(SIDE_CHAT, "1", None).unwrap().unwrap();
+        assert_eq!(message.message_text, "A quieter place");
+        assert_eq!(db.get_chat_user(SIDE_CHAT, 777001, None).unwrap().unwrap().messages_count, 1);
+        drop(db);
+        // And back: the SQLite rows are what they were, value for value.
+        let run = multisource(&args("secondary").each_ref().map(String::as_str));
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_eq!(chat_rows(&secondary, SIDE_CHAT), before);
+        let status = multisource(&["status", "--config", &c, "--json"]).json();
+        assert_eq!(status["sources"][3]["chats"], 0, "nothing left in PostgreSQL");
+    }
+}
