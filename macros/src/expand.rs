@@ -3,8 +3,8 @@
 //! compiles wherever `Result`, `Option` or `Ok` are shadowed.
 //!
 //! The copy is the same body with the connection typed `&mut ::multisource::PgConnection`, in a
-//! private module next to the function (`__multisource_pg_<name>`, which sees the function's
-//! module through `use super::*`), inside `::multisource::__if_postgres!`: it exists only when
+//! hidden module next to the function (`__multisource_pg_<name>`, as visible as the function,
+//! which sees the function's module through `use super::*`), inside `::multisource::__if_postgres!`: it exists only when
 //! `multisource` is built with its `postgres` feature. The method passes the connection of the
 //! source it resolved to through `::multisource::__dispatch!`, which calls the function or its
 //! copy, by the kind of the connection.
@@ -101,13 +101,23 @@ fn postgres_copy(query: &Query) -> TokenStream {
         *conn.ty = syn::parse_quote!(&mut ::multisource::PgConnection);
     }
     ReachFurther.visit_item_fn_mut(&mut func);
-    func.vis = syn::parse_quote!(pub(super));
+    // As visible as the function: a `pub` query's copy can be called with a `PgConnection` from
+    // other crates too; a narrower one is seen by the function's module.
+    let module_vis = match &query.func.vis {
+        syn::Visibility::Public(_) => quote!(pub),
+        syn::Visibility::Restricted(r) if r.path.is_ident("crate") => quote!(pub(crate)),
+        _ => TokenStream::new(),
+    };
+    func.vis = match module_vis.is_empty() {
+        true => syn::parse_quote!(pub(super)),
+        false => query.func.vis.clone(),
+    };
     let module = copy_module(query);
     quote! {
         ::multisource::__if_postgres! {
             #[doc(hidden)]
             #[allow(unused_imports, clippy::all)]
-            mod #module {
+            #module_vis mod #module {
                 use super::*;
 
                 #func

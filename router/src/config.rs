@@ -265,6 +265,14 @@ impl SourceConfig {
                     .into(),
             ));
         }
+        if self.durability != Durability::Normal {
+            return Err((
+                field("durability"),
+                "`durability` is for SQLite files; a PostgreSQL server keeps commits as its own \
+                 `synchronous_commit` says"
+                    .into(),
+            ));
+        }
         self.validate_pool().map_err(|(f, message)| (field(f), message))
     }
 

@@ -46,7 +46,8 @@ usage: cargo xtask <task>
 tasks:
   codegen [--check]   write the generated files, or check that they are fresh
   bench [what] [opts] run the benchmarks in release mode: overhead, peer, scale
-                      (all without one); peer takes --durability normal|full, --reps N;
+                      (all without one), kinds (SQLite against PostgreSQL, on a
+                      throwaway server); peer takes --durability normal|full, --reps N;
                       --quick runs them small
   test [args]         run every test, PostgreSQL's included, on a throwaway server
                       (or the one MULTISOURCE_TEST_POSTGRES names); args go to cargo test
@@ -62,12 +63,31 @@ pub(crate) fn project_root() -> PathBuf {
 
 fn bench(args: &[&str]) -> Result {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["run", "--quiet", "--release", "--package", "multisource-bench", "--"])
+    let mut command = Command::new(cargo);
+    command.args(["run", "--quiet", "--release", "--package", "multisource-bench"]);
+    // Both kinds: a PostgreSQL server of the caller's, or a throwaway one, durable.
+    let mut cluster = None;
+    if args.first() == Some(&"kinds") {
+        command.args(["--features", "postgres"]);
+        let server = match std::env::var("MULTISOURCE_BENCH_POSTGRES") {
+            Ok(server) => server,
+            Err(_) => {
+                let started = postgres::Cluster::start(true)?;
+                let url = started.url.clone();
+                cluster = Some(started);
+                url
+            }
+        };
+        command.env("MULTISOURCE_BENCH_POSTGRES", server);
+    }
+    let status = command
+        .arg("--")
         .args(args)
         .current_dir(project_root())
         .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .map_err(|e| format!("cannot run cargo: {e}"));
+    drop(cluster);
+    let status = status?;
     match status.success() {
         true => Ok(()),
         false => Err("the benchmark failed".into()),
@@ -83,7 +103,7 @@ fn test(args: &[&str]) -> Result {
     let (url, cluster) = match std::env::var(TEST_SERVER) {
         Ok(url) => (url, None),
         Err(_) => {
-            let cluster = postgres::Cluster::start()?;
+            let cluster = postgres::Cluster::start(false)?;
             println!("PostgreSQL test server: {}", cluster.url);
             (cluster.url.clone(), Some(cluster))
         }

@@ -71,8 +71,8 @@ fn free_port() -> Result<u16> {
 }
 
 impl Cluster {
-    /// Creates and starts the server.
-    pub(crate) fn start() -> Result<Cluster> {
+    /// Creates and starts the server; without `durable`, with `fsync` off (for tests).
+    pub(crate) fn start(durable: bool) -> Result<Cluster> {
         let bin = bindir()?;
         let dir = std::env::temp_dir().join(format!("multisource-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -106,8 +106,9 @@ impl Cluster {
             true,
         )?;
         let port = free_port()?;
+        let fsync = if durable { "on" } else { "off" };
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=300",
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync={fsync} -c max_connections=300",
             cluster.dir.display()
         );
         let log = cluster.dir.join("server.log");

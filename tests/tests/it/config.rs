@@ -435,3 +435,76 @@ fn the_builder_applies_the_same_rules() {
     );
     assert_eq!(key, "sources.a");
 }
+
+#[test]
+fn a_source_is_a_file_or_a_server_never_both_and_server_urls_are_checked() {
+    let base = "default = \"a\"\n[sources.a]\n";
+    assert_refused(
+        &format!("{base}path = \"a.db\"\nurl = \"postgres://h/db\"\n"),
+        "sources.a.url",
+        Some(4),
+        "give either `path` (a SQLite file) or `url` (a PostgreSQL server), not both",
+    );
+    assert_refused(
+        &format!("{base}url = \"mysql://bot:pw@h/db\"\n"),
+        "sources.a.url",
+        Some(3),
+        "a SQLite file goes in `path`",
+    );
+    let (_, _, message) = refused(&format!("{base}url = \"mysql://bot:pw@h/db\"\n"));
+    assert!(message.contains("mysql://bot:***@h/db") && !message.contains("pw"), "{message}");
+    assert_refused(
+        &format!("{base}readonly = true\n"),
+        "sources.a",
+        Some(2),
+        "has no `path`; give its database file (or `url` for a PostgreSQL server)",
+    );
+}
+
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn a_postgres_source_without_the_feature_is_refused_saying_so() {
+    assert_refused(
+        "default = \"a\"\n[sources.a]\nurl = \"postgres://h/db\"\n",
+        "sources.a.url",
+        Some(3),
+        "need multisource built with its `postgres` feature",
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_postgres_source_loads_and_refuses_what_is_sqlites() {
+    let config = Config::from_toml_str(
+        "default = \"a\"\n[sources.a]\nurl = \"postgres://bot:s3cret@h:5432/db\"\nreadonly = true\n\
+         pool-size = 4\ntimeout = 2.5\n",
+    )
+    .unwrap();
+    let source = config.source("a").unwrap();
+    assert_eq!(source.kind(), multisource::Kind::Postgres);
+    assert_eq!(source.url(), Some("postgres://bot:s3cret@h:5432/db"));
+    assert_eq!(source.location(), "postgres://bot:***@h:5432/db");
+    assert_eq!((source.get_pool_size(), source.get_timeout()), (4, Duration::from_millis(2500)));
+    let base = "default = \"a\"\n[sources.a]\nurl = \"postgres://h/db\"\n";
+    assert_refused(
+        &format!("{base}readonly = true\nimmutable = true\n"),
+        "sources.a.immutable",
+        Some(5),
+        "`immutable` is for frozen SQLite files",
+    );
+    assert_refused(
+        &format!("{base}durability = \"full\"\n"),
+        "sources.a.durability",
+        Some(4),
+        "`durability` is for SQLite files",
+    );
+    let built = Config::builder()
+        .source(SourceConfig::postgres("a", "postgres://h/db").durability(Durability::Full))
+        .default_source("a")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(built, Error::Config { ref key, .. } if key == "sources.a.durability"),
+        "{built:?}"
+    );
+}

@@ -4,13 +4,17 @@
 //!   as a ratio, and `Database::route` per tier;
 //! - `peer [--durability normal|full]`: the Python bot's measured workload, rows (a) to (g), for
 //!   side-by-side comparison;
-//! - `scale`: how costs grow with sources, mapping entries, fan-out width and threads.
+//! - `scale`: how costs grow with sources, mapping entries, fan-out width and threads;
+//! - `kinds` (the `postgres` feature): the same routed calls on a SQLite and a PostgreSQL source,
+//!   on the server `MULTISOURCE_BENCH_POSTGRES` names.
 //!
 //! With no argument, all of them (the peer workload with both durabilities). Timings are
 //! printed, never asserted. `--quick` runs everything small, to check that it works.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(feature = "postgres")]
+mod kinds;
 mod overhead;
 mod peer;
 mod scale;
@@ -19,8 +23,9 @@ mod util;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: multisource-bench [overhead | peer | profile <save|lookup|setting>] [--quick]
-       multisource-bench peer [--durability normal|full] [--reps N]";
+usage: multisource-bench [overhead | peer | scale | profile <save|lookup|setting>] [--quick]
+       multisource-bench peer [--durability normal|full] [--reps N]
+       multisource-bench kinds [--quick]   (the `postgres` feature; MULTISOURCE_BENCH_POSTGRES)";
 
 /// The value after `name` in `args`.
 fn option(args: &[String], name: &str) -> Option<String> {
@@ -86,6 +91,22 @@ fn main() -> ExitCode {
         ["peer"] => peer::run(dir.path(), peer),
         ["scale"] => scale::run(dir.path(), scale),
         ["profile", what] => overhead::profile(dir.path(), what),
+        #[cfg(feature = "postgres")]
+        ["kinds"] => match std::env::var(kinds::SERVER) {
+            // A PostgreSQL commit waits for a disk sync: fewer calls suffice.
+            Ok(server) => kinds::run(
+                dir.path(),
+                &server,
+                overhead::Size { calls: size.calls / 5, rounds: size.rounds.min(7) },
+            ),
+            Err(_) => {
+                eprintln!(
+                    "error: {} names no PostgreSQL server; `cargo xtask bench kinds` starts one",
+                    kinds::SERVER
+                );
+                return ExitCode::from(2);
+            }
+        },
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -108,5 +129,15 @@ mod tests {
         }
         let size = crate::scale::Size { calls: 20, reps: 1, scale: 200, max_mapping: 1_000 };
         crate::scale::run(dir.path(), size);
+    }
+
+    /// The benchmark of both kinds runs, small, on the test server.
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn the_kinds_benchmark_runs_at_a_small_size() {
+        let server = std::env::var("MULTISOURCE_TEST_POSTGRES")
+            .expect("MULTISOURCE_TEST_POSTGRES names the test server; use `cargo xtask test`");
+        let dir = tempfile::tempdir().unwrap();
+        crate::kinds::run(dir.path(), &server, crate::overhead::Size { calls: 20, rounds: 1 });
     }
 }

@@ -22,28 +22,32 @@ pub(crate) struct Size {
     pub(crate) rounds: usize,
 }
 
-const CHATS: i64 = 10;
-const MESSAGES: usize = 5_000;
+pub(crate) const CHATS: i64 = 10;
+pub(crate) const MESSAGES: usize = 5_000;
 const MAPPED: i64 = -1001000000000;
 const UNMAPPED: i64 = -1001000000005;
 
-fn chat(i: i64) -> i64 {
+pub(crate) fn chat(i: i64) -> i64 {
     MAPPED - i
 }
 
-fn date(n: usize) -> NaiveDateTime {
+pub(crate) fn date(n: usize) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2025, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
         + TimeDelta::minutes(n as i64)
 }
 
 /// One measurement: the median time per call of each side, and the median of the paired ratios.
-struct Pair {
-    direct: f64,
-    routed: f64,
-    ratio: f64,
+pub(crate) struct Pair {
+    pub(crate) direct: f64,
+    pub(crate) routed: f64,
+    pub(crate) ratio: f64,
 }
 
-fn pair(size: Size, mut direct: impl FnMut(usize), mut routed: impl FnMut(usize)) -> Pair {
+pub(crate) fn pair(
+    size: Size,
+    mut direct: impl FnMut(usize),
+    mut routed: impl FnMut(usize),
+) -> Pair {
     // Warm both sides: connections opened, statements prepared, pages cached.
     per_call(size.calls / 4 + 1, &mut direct);
     per_call(size.calls / 4 + 1, &mut routed);
@@ -68,7 +72,7 @@ fn pair(size: Size, mut direct: impl FnMut(usize), mut routed: impl FnMut(usize)
 /// call happens to run a checkpoint (two disk syncs). The two files grow alike, so alternating
 /// call by call puts the checkpoints at the same places on both sides, where whole batches would
 /// catch them unevenly.
-fn pair_interleaved(
+pub(crate) fn pair_interleaved(
     size: Size,
     mut direct: impl FnMut(usize),
     mut routed: impl FnMut(usize),
@@ -79,12 +83,24 @@ fn pair_interleaved(
     for _ in 0..size.rounds {
         let (mut direct_ns, mut routed_ns) = (0u128, 0u128);
         for i in 0..size.calls {
+            // Alternate which side goes first, so that neither always follows the other's commit.
             let started = std::time::Instant::now();
-            direct(i);
+            if i % 2 == 0 {
+                direct(i)
+            } else {
+                routed(i)
+            }
             let middle = std::time::Instant::now();
-            routed(i);
-            routed_ns += middle.elapsed().as_nanos();
-            direct_ns += (middle - started).as_nanos();
+            if i % 2 == 0 {
+                routed(i)
+            } else {
+                direct(i)
+            }
+            let (first, second) = ((middle - started).as_nanos(), middle.elapsed().as_nanos());
+            match i % 2 {
+                0 => (direct_ns, routed_ns) = (direct_ns + first, routed_ns + second),
+                _ => (routed_ns, direct_ns) = (routed_ns + first, direct_ns + second),
+            }
         }
         let (a, b) = (direct_ns as f64 / size.calls as f64, routed_ns as f64 / size.calls as f64);
         d.push(a);
@@ -101,9 +117,13 @@ fn direct_connection(path: &Path, mode: &str, pragmas: &str) -> SqliteConnection
     conn
 }
 
-/// Fills a database with the benchmark's chats, users, settings and messages.
+/// Fills a database file with the benchmark's chats, users, settings and messages.
 fn fill(path: &Path) {
-    let db = Database::open_path(path).expect("open");
+    fill_db(&Database::open_path(path).expect("open"));
+}
+
+/// Fills the default source of `db` with the benchmark's chats, users, settings and messages.
+pub(crate) fn fill_db(db: &Database) {
     for i in 0..CHATS {
         for user in 0..20 {
             db.update_chat_user(chat(i), user, &format!("@user{user}"), &format!("User {user}"))

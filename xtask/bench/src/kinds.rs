@@ -1,0 +1,220 @@
+//! The same routed calls on both kinds of source (`multisource-bench kinds`, the `postgres`
+//! feature): a SQLite source with each durability, and a PostgreSQL source on the server
+//! `MULTISOURCE_BENCH_POSTGRES` names (`cargo xtask bench kinds` starts one, with `fsync` on);
+//! on PostgreSQL also the routed method against the same diesel query on a session held directly,
+//! alternating call by call (the server shares the machine's cores with the client, so batches
+//! catch its scheduling unevenly)
+//! (the query's PostgreSQL copy, which the macro puts in `__multisource_pg_<name>`).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection as _, PgConnection};
+use multisource::queries::{chat_messages, chat_settings};
+use multisource::{Config, Database, Durability, NewMessage, SourceConfig};
+
+use crate::overhead::{CHATS, MESSAGES, Pair, Size, chat, date, fill_db, pair_interleaved};
+use crate::util::{duration, median, per_call};
+
+/// The variable that names the PostgreSQL server, as `postgres://user@host:port`.
+pub(crate) const SERVER: &str = "MULTISOURCE_BENCH_POSTGRES";
+
+/// Databases created on the server for the run, dropped at its end.
+struct Scratch {
+    admin: PgConnection,
+    server: String,
+    names: Vec<String>,
+}
+
+impl Scratch {
+    fn new(server: &str) -> Scratch {
+        let admin = PgConnection::establish(&format!("{server}/postgres")).expect("the server");
+        Scratch { admin, server: server.to_owned(), names: Vec::new() }
+    }
+
+    fn create(&mut self, tag: &str) -> String {
+        let name = format!("bench_{tag}_{}", std::process::id());
+        self.admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .expect("drop");
+        self.admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create");
+        self.names.push(name.clone());
+        format!("{}/{name}", self.server)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ =
+                self.admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// A filled database of one source named `main`.
+fn filled(source: SourceConfig) -> Database {
+    let config = Config::builder().source(source).default_source("main").build().expect("config");
+    let db = Database::open(config).expect("open");
+    fill_db(&db);
+    db
+}
+
+/// A session held directly, set as the router sets its sessions.
+fn session(url: &str, read_only: bool) -> PgConnection {
+    let mut conn = PgConnection::establish(url).expect("a direct session");
+    let read_only = if read_only { " SET default_transaction_read_only = on;" } else { "" };
+    conn.batch_execute(&format!("SET TIME ZONE 'UTC'; SET lock_timeout = 30000;{read_only}"))
+        .expect("session settings");
+    conn
+}
+
+/// The median time per call of `f`.
+fn time(size: Size, mut f: impl FnMut(usize)) -> f64 {
+    per_call(size.calls / 4 + 1, &mut f);
+    let mut times: Vec<f64> = (0..size.rounds).map(|_| per_call(size.calls, &mut f)).collect();
+    median(&mut times)
+}
+
+pub(crate) fn run(dir: &Path, server: &str, size: Size) {
+    let mut scratch = Scratch::new(server);
+    let sqlite = filled(SourceConfig::new("main", dir.join("kinds-normal.db")));
+    let sqlite_full =
+        filled(SourceConfig::new("main", dir.join("kinds-full.db")).durability(Durability::Full));
+    let routed_url = scratch.create("routed");
+    let direct_url = scratch.create("direct");
+    let postgres = filled(SourceConfig::postgres("main", &routed_url));
+    drop(filled(SourceConfig::postgres("main", &direct_url)));
+    let mut reader = session(&direct_url, true);
+    let mut writer = session(&direct_url, false);
+    let keys: Vec<String> = (0..20).map(|k| format!("k{k:02}")).collect();
+    let ids: Vec<String> = (0..MESSAGES).map(|n| n.to_string()).collect();
+    let pick = |i: usize| (i * 7919) % MESSAGES;
+
+    println!("The same routed calls on a SQLite source and on a PostgreSQL source (loopback)");
+    println!(
+        "({} calls per batch, median of {} batches; PostgreSQL with fsync and synchronous_commit on)\n",
+        size.calls, size.rounds
+    );
+    println!(
+        "{:<32} {:>10} {:>13} {:>12} {:>12} {:>14}",
+        "call", "SQLite", "SQLite full", "PG direct", "PG routed", "routed/direct"
+    );
+    let row = |name: &str, sqlite: f64, full: Option<f64>, pg: Pair| {
+        println!(
+            "{name:<32} {:>10} {:>13} {:>12} {:>12} {:>14.3}",
+            duration(sqlite),
+            full.map_or_else(|| "-".to_owned(), duration),
+            duration(pg.direct),
+            duration(pg.routed),
+            pg.ratio
+        );
+    };
+
+    let setting = |db: &Database, i: usize| {
+        black_box(db.get_chat_setting(chat(i as i64 % CHATS), &keys[i % 20], None).expect("read"));
+    };
+    row(
+        "get_chat_setting",
+        time(size, |i| setting(&sqlite, i)),
+        None,
+        pair_interleaved(
+            size,
+            |i| {
+                let found = chat_settings::__multisource_pg_get_chat_setting::get_chat_setting(
+                    &mut reader,
+                    chat(i as i64 % CHATS),
+                    &keys[i % 20],
+                );
+                black_box(found.expect("read"));
+            },
+            |i| setting(&postgres, i),
+        ),
+    );
+    let message = |db: &Database, i: usize| {
+        let n = pick(i);
+        black_box(
+            db.get_chat_message_by_message_id(chat(n as i64 % CHATS), &ids[n], None).expect("read"),
+        );
+    };
+    row(
+        "get_chat_message_by_message_id",
+        time(size, |i| message(&sqlite, i)),
+        None,
+        pair_interleaved(
+            size,
+            |i| {
+                let n = pick(i);
+                let found = chat_messages::__multisource_pg_get_chat_message_by_message_id::get_chat_message_by_message_id(
+                    &mut reader,
+                    chat(n as i64 % CHATS),
+                    &ids[n],
+                );
+                black_box(found.expect("read"));
+            },
+            |i| message(&postgres, i),
+        ),
+    );
+    let set = |db: &Database, i: usize| {
+        db.set_chat_setting(chat(i as i64 % CHATS), &keys[i % 20], "routed").expect("write");
+    };
+    row(
+        "set_chat_setting",
+        time(size, |i| set(&sqlite, i)),
+        Some(time(size, |i| set(&sqlite_full, i))),
+        pair_interleaved(
+            size,
+            |i| {
+                writer
+                    .transaction(|c| {
+                        chat_settings::__multisource_pg_set_chat_setting::set_chat_setting(
+                            c,
+                            chat(i as i64 % CHATS),
+                            &keys[i % 20],
+                            "direct",
+                        )
+                    })
+                    .expect("write");
+            },
+            |i| set(&postgres, i),
+        ),
+    );
+    let next = std::cell::Cell::new(MESSAGES);
+    let fresh = || {
+        next.set(next.get() + 1);
+        next.get()
+    };
+    let save = |db: &Database| {
+        let n = fresh();
+        let message = NewMessage { message_text: "routed", ..NewMessage::default() };
+        db.save_chat_message(date(n), chat(n as i64 % CHATS), 1, &n.to_string(), &message)
+            .expect("write");
+    };
+    row(
+        "save_chat_message",
+        time(size, |_| save(&sqlite)),
+        Some(time(size, |_| save(&sqlite_full))),
+        pair_interleaved(
+            size,
+            |_| {
+                let n = fresh();
+                let message = NewMessage { message_text: "direct", ..NewMessage::default() };
+                writer
+                    .transaction(|c| {
+                        chat_messages::__multisource_pg_save_chat_message::save_chat_message(
+                            c,
+                            date(n),
+                            chat(n as i64 % CHATS),
+                            1,
+                            &n.to_string(),
+                            &message,
+                        )
+                    })
+                    .expect("write");
+            },
+            |_| save(&postgres),
+        ),
+    );
+    drop(postgres);
+}
