@@ -374,24 +374,7 @@ fn open_sqlite(path: &Path, timeout: Duration, access: Access) -> Result<Db, Str
 
 #[cfg(feature = "postgres")]
 fn open_pg(url: &str, timeout: Duration, access: Access) -> Result<Db, String> {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let seconds = timeout.as_secs_f64().ceil().max(2.0) as u64;
-    let url = match url.contains("connect_timeout=") {
-        true => url.to_owned(),
-        false => format!("{url}{separator}connect_timeout={seconds}"),
-    };
-    let mut conn = diesel::PgConnection::establish(&url)
-        .map_err(|e| format!("cannot connect: {}", e.to_string().trim_end()))?;
-    let read_only = match access {
-        Access::Read => " SET default_transaction_read_only = on;",
-        Access::Write | Access::Create => "",
-    };
-    conn.batch_execute(&format!(
-        "SET TIME ZONE 'UTC'; SET lock_timeout = {};{read_only}",
-        timeout.as_millis().max(1)
-    ))
-    .map_err(|e| describe(&e))?;
-    Ok(Db::Pg(conn))
+    multisource_router::postgres_session(url, timeout, access == Access::Read).map(Db::Pg)
 }
 
 /// An SQL identifier, quoted.
@@ -469,28 +452,27 @@ fn truthy(value: &str) -> Option<bool> {
     }
 }
 
-/// True when two texts of a column of `sql_type` hold the same value, whichever kind of database
-/// each was read from.
-pub(crate) fn same(sql_type: &str, a: Option<&str>, b: Option<&str>) -> bool {
-    let (a, b) = match (a, b) {
-        (None, None) => return true,
-        (Some(a), Some(b)) => (a, b),
-        _ => return false,
+/// The value a column of `sql_type` holds, written one way whichever kind of database its text
+/// was read from: `1` and `true` are one boolean, `2025-01-01 00:00:00` and
+/// `2025-01-01T00:00:00` one timestamp, two texts of a double one value when their bits are. A
+/// text that does not read as its type stays as it is.
+pub(crate) fn canonical(sql_type: &str, value: Option<&str>) -> Option<String> {
+    let value = value?;
+    let read = match sql_type.to_ascii_uppercase().as_str() {
+        "INTEGER" => value.trim().parse::<i64>().ok().map(|x| x.to_string()),
+        "FLOAT" | "REAL" | "DOUBLE" => {
+            value.trim().parse::<f64>().ok().map(|x| format!("{:016x}", x.to_bits()))
+        }
+        "BOOLEAN" => truthy(value).map(|b| b.to_string()),
+        "TIMESTAMP" => stamp(value).map(|at| at.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        _ => None,
     };
-    if a == b {
-        return true;
-    }
-    match sql_type.to_ascii_uppercase().as_str() {
-        "INTEGER" => a.trim().parse::<i64>().ok().is_some_and(|x| b.trim().parse() == Ok(x)),
-        "FLOAT" | "REAL" | "DOUBLE" => a
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .is_some_and(|x| b.trim().parse::<f64>().is_ok_and(|y| x.to_bits() == y.to_bits())),
-        "BOOLEAN" => truthy(a).is_some() && truthy(a) == truthy(b),
-        "TIMESTAMP" => stamp(a).is_some() && stamp(a) == stamp(b),
-        _ => false,
-    }
+    Some(read.unwrap_or_else(|| value.to_owned()))
+}
+
+/// A row, each value [`canonical`] by its column's type.
+pub(crate) fn canonical_row(table: &Table, row: &Row) -> Vec<Option<String>> {
+    table.columns.iter().zip(row).map(|(c, v)| canonical(&c.sql_type, v.as_deref())).collect()
 }
 
 fn stamp(text: &str) -> Option<NaiveDateTime> {
@@ -555,6 +537,10 @@ pub(crate) fn inspect(source: &SourceConfig) -> Inspection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn same(sql_type: &str, a: Option<&str>, b: Option<&str>) -> bool {
+        canonical(sql_type, a) == canonical(sql_type, b)
+    }
 
     #[test]
     fn values_compare_by_their_column_type_across_kinds() {

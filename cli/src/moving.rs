@@ -27,6 +27,7 @@
 //! the process aborts, as if killed: `journal`, `copy` (inside the copy), `copied`, `deleted`,
 //! `mapped`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
@@ -34,7 +35,7 @@ use multisource::{Kind, SchemaState, SourceConfig};
 use multisource_migrations::Table as Schema;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Access, Db, Row, chat_tables, same};
+use crate::db::{Access, Db, Row, canonical_row, chat_tables};
 use crate::mapping::{replace, set_chat_source, sibling, sync_folder};
 use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, progress, source};
 
@@ -338,28 +339,20 @@ fn schema_holds_chat_tables(db: &mut Db, s: &SourceConfig) -> Result<(), Failure
     }
 }
 
-/// Every row of `held` is in `found`, value for value by the columns' types, and `found` holds
-/// no fewer rows.
+/// Every row of `held` is in `found`, value for value by the columns' types (each found row
+/// counts once), and `found` holds no fewer rows.
 fn all_found(table: &Schema, held: &[Row], found: &[Row]) -> bool {
-    let mut unmatched: Vec<&Row> = found.iter().collect();
-    for row in held {
-        let same_row = |other: &&Row| {
-            table.columns.iter().enumerate().all(|(i, c)| {
-                same(
-                    &c.sql_type,
-                    row.get(i).and_then(|v| v.as_deref()),
-                    other.get(i).and_then(|v| v.as_deref()),
-                )
-            })
-        };
-        match unmatched.iter().position(same_row) {
-            Some(at) => {
-                unmatched.swap_remove(at);
-            }
-            None => return false,
-        }
+    let mut unmatched: HashMap<Vec<Option<String>>, usize> = HashMap::new();
+    for row in found {
+        *unmatched.entry(canonical_row(table, row)).or_default() += 1;
     }
-    true
+    held.iter().all(|row| match unmatched.get_mut(&canonical_row(table, row)) {
+        Some(left) if *left > 0 => {
+            *left -= 1;
+            true
+        }
+        _ => false,
+    })
 }
 
 fn copy_and_delete(

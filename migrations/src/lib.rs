@@ -223,17 +223,33 @@ pub fn migrate(conn: &mut SqliteConnection) -> Result<Report, MigrationError> {
         }
         MigrationConnection::setup(conn)?;
         let applied = applied_versions(conn)?;
-        for migration in &embedded() {
-            let version = migration.name().version().to_string();
-            if applied.contains(&version) {
-                continue;
-            }
-            MigrationHarness::run_migration(conn, migration.as_ref())
-                .map_err(|error| MigrationError::Failed { version: version.clone(), error })?;
-            report.applied.push(version);
-        }
+        report.applied = run_pending(conn, &embedded(), &applied)?;
         Ok(report)
     })
+}
+
+/// Runs the migrations not in `applied`, in order, on a connection whose migration table exists;
+/// the versions run.
+pub(crate) fn run_pending<DB, C>(
+    conn: &mut C,
+    migrations: &[Box<dyn Migration<DB>>],
+    applied: &[String],
+) -> Result<Vec<String>, MigrationError>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+{
+    let mut ran = Vec::new();
+    for migration in migrations {
+        let version = migration.name().version().to_string();
+        if applied.contains(&version) {
+            continue;
+        }
+        conn.run_migration(migration.as_ref())
+            .map_err(|error| MigrationError::Failed { version: version.clone(), error })?;
+        ran.push(version);
+    }
+    Ok(ran)
 }
 
 /// Records the migrations that stand for the Python bot's versions 1 to `version` as applied.

@@ -11,7 +11,7 @@ use diesel::migration::MigrationConnection;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 
 use crate::{MigrationError, Mismatch, Report, SchemaState};
 
@@ -89,28 +89,17 @@ pub fn state(conn: &mut PgConnection) -> QueryResult<SchemaState> {
 /// no record of migrations is refused rather than guessed at.
 pub fn migrate(conn: &mut PgConnection) -> Result<Report, MigrationError> {
     conn.transaction(|conn| {
-        if state(conn)? == SchemaState::Unknown {
-            return Err(MigrationError::UnknownTables);
-        }
-        let mut report = Report::default();
-        MigrationConnection::setup(conn)?;
-        let migrations = crate::embedded_in::<Pg>(&MIGRATIONS);
         let applied = match state(conn)? {
+            SchemaState::Unknown => return Err(MigrationError::UnknownTables),
             SchemaState::Managed { pending } => {
                 versions().into_iter().filter(|v| !pending.contains(v)).collect()
             }
-            _ => Vec::new(),
+            SchemaState::Empty | SchemaState::Python { .. } => Vec::new(),
         };
-        for migration in &migrations {
-            let version = migration.name().version().to_string();
-            if applied.contains(&version) {
-                continue;
-            }
-            MigrationHarness::run_migration(conn, migration.as_ref())
-                .map_err(|error| MigrationError::Failed { version: version.clone(), error })?;
-            report.applied.push(version);
-        }
-        Ok(report)
+        MigrationConnection::setup(conn)?;
+        let migrations = crate::embedded_in::<Pg>(&MIGRATIONS);
+        let applied = crate::run_pending(conn, &migrations, &applied)?;
+        Ok(Report { applied, ..Report::default() })
     })
 }
 

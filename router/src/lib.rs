@@ -35,6 +35,8 @@ pub use crate::config::{
 };
 pub use crate::conn::{Conn, Kind};
 pub use crate::error::{Error, RefusedBy, Result};
+#[cfg(feature = "postgres")]
+pub use crate::pg::postgres_session;
 pub use crate::route::{Access, Route, Tier};
 pub use crate::router::Router;
 pub use crate::source::{SourceInfo, sqlite_uri};

@@ -12,6 +12,7 @@
 //! also give it a role that may only `SELECT`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -67,14 +68,14 @@ fn lease(
 struct Session(String);
 
 impl Session {
-    fn new(access: Access, id: &SourceId) -> Session {
+    fn new(access: Access, timeout: Duration) -> Session {
         let read_only = match access {
             Access::Read => " SET default_transaction_read_only = on;",
             Access::Write => "",
         };
         Session(format!(
             "SET TIME ZONE 'UTC'; SET lock_timeout = {};{read_only}",
-            id.timeout.as_millis().max(1)
+            timeout.as_millis().max(1)
         ))
     }
 }
@@ -87,13 +88,30 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for Session {
 
 /// `url` with a `connect_timeout` (whole seconds, at least 2 as libpq wants) unless it has one:
 /// without it, a server that does not answer blocks a connection attempt for minutes.
-fn with_connect_timeout(url: &str, timeout: std::time::Duration) -> String {
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
     if url.contains("connect_timeout=") {
         return url.to_owned();
     }
     let seconds = timeout.as_secs_f64().ceil().max(2.0) as u64;
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}connect_timeout={seconds}")
+}
+
+/// A PostgreSQL session set as the router sets its own: connected within `timeout` (unless the
+/// URL says otherwise), in UTC, waiting at most `timeout` for a lock, and read-only when
+/// `read_only`. The tools that work beside the router (the operator's command line, the
+/// benchmarks) open their sessions with it, so that they see the data as the bot does.
+pub fn postgres_session(
+    url: &str,
+    timeout: Duration,
+    read_only: bool,
+) -> std::result::Result<PgConnection, String> {
+    let url = with_connect_timeout(url, timeout);
+    let mut conn = PgConnection::establish(&url)
+        .map_err(|e| format!("cannot connect: {}", e.to_string().trim_end()))?;
+    let access = if read_only { Access::Read } else { Access::Write };
+    conn.batch_execute(&Session::new(access, timeout).0).map_err(|e| e.to_string())?;
+    Ok(conn)
 }
 
 /// Opens a PostgreSQL source: connects, migrates it when writable, checks its schema, builds its
@@ -105,10 +123,7 @@ pub(crate) fn open(
     threads: &Arc<ScheduledThreadPool>,
 ) -> Result<Pools> {
     let url = with_connect_timeout(config.url().unwrap_or_default(), id.timeout);
-    let mut conn = PgConnection::establish(&url)
-        .map_err(|e| id.open_error(format!("cannot connect: {}", e.to_string().trim_end())))?;
-    conn.batch_execute(&Session::new(Access::Write, id).0)
-        .map_err(|e| id.query_error(e, Access::Read))?;
+    let mut conn = postgres_session(&url, id.timeout, false).map_err(|e| id.open_error(e))?;
     info.state_at_open = schema::state(&mut conn).map_err(|e| id.query_error(e, Access::Read))?;
     if !id.readonly {
         let report = schema::migrate(&mut conn).map_err(|error| Error::Migration {
@@ -133,7 +148,7 @@ pub(crate) fn open(
     };
     let pool = |access: Access, size: u32| {
         crate::source::pool_builder(size, id.timeout, threads)
-            .connection_customizer(Box::new(Session::new(access, id)))
+            .connection_customizer(Box::new(Session::new(access, id.timeout)))
             .build(ConnectionManager::new(url.clone()))
             .map_err(|e| id.pool_error(&e))
     };
@@ -148,8 +163,6 @@ pub(crate) fn open(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]

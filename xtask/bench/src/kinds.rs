@@ -63,11 +63,8 @@ fn filled(source: SourceConfig) -> Database {
 
 /// A session held directly, set as the router sets its sessions.
 fn session(url: &str, read_only: bool) -> PgConnection {
-    let mut conn = PgConnection::establish(url).expect("a direct session");
-    let read_only = if read_only { " SET default_transaction_read_only = on;" } else { "" };
-    conn.batch_execute(&format!("SET TIME ZONE 'UTC'; SET lock_timeout = 30000;{read_only}"))
-        .expect("session settings");
-    conn
+    multisource_router::postgres_session(url, std::time::Duration::from_secs(30), read_only)
+        .expect("a direct session")
 }
 
 /// The median time per call of `f`.

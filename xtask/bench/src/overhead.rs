@@ -43,29 +43,39 @@ pub(crate) struct Pair {
     pub(crate) ratio: f64,
 }
 
-pub(crate) fn pair(
+/// Warms both sides (connections opened, statements prepared, pages cached), then takes the
+/// medians of `size.rounds` rounds, each giving the time per call of the direct and the routed
+/// side.
+fn measure<D: FnMut(usize), R: FnMut(usize)>(
     size: Size,
-    mut direct: impl FnMut(usize),
-    mut routed: impl FnMut(usize),
+    mut direct: D,
+    mut routed: R,
+    mut round: impl FnMut(usize, &mut D, &mut R) -> (f64, f64),
 ) -> Pair {
-    // Warm both sides: connections opened, statements prepared, pages cached.
     per_call(size.calls / 4 + 1, &mut direct);
     per_call(size.calls / 4 + 1, &mut routed);
     let (mut d, mut r, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..size.rounds {
-        // Alternate which side goes first, so drift favours neither.
-        let (a, b) = match round % 2 {
-            0 => (per_call(size.calls, &mut direct), per_call(size.calls, &mut routed)),
-            _ => {
-                let b = per_call(size.calls, &mut routed);
-                (per_call(size.calls, &mut direct), b)
-            }
-        };
+    for n in 0..size.rounds {
+        let (a, b) = round(n, &mut direct, &mut routed);
         d.push(a);
         r.push(b);
         ratios.push(b / a);
     }
     Pair { direct: median(&mut d), routed: median(&mut r), ratio: median(&mut ratios) }
+}
+
+/// Direct and routed in alternating batches of `size.calls`.
+pub(crate) fn pair(size: Size, direct: impl FnMut(usize), routed: impl FnMut(usize)) -> Pair {
+    measure(size, direct, routed, |round, direct, routed| {
+        // Alternate which side goes first, so drift favours neither.
+        match round % 2 {
+            0 => (per_call(size.calls, &mut *direct), per_call(size.calls, &mut *routed)),
+            _ => {
+                let b = per_call(size.calls, &mut *routed);
+                (per_call(size.calls, &mut *direct), b)
+            }
+        }
+    })
 }
 
 /// Like [`pair`], but alternating single calls, each timed: for writes, whose cost jumps when a
@@ -74,40 +84,28 @@ pub(crate) fn pair(
 /// catch them unevenly.
 pub(crate) fn pair_interleaved(
     size: Size,
-    mut direct: impl FnMut(usize),
-    mut routed: impl FnMut(usize),
+    direct: impl FnMut(usize),
+    routed: impl FnMut(usize),
 ) -> Pair {
-    per_call(size.calls / 4 + 1, &mut direct);
-    per_call(size.calls / 4 + 1, &mut routed);
-    let (mut d, mut r, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..size.rounds {
+    fn timed(f: &mut impl FnMut(usize), i: usize) -> u128 {
+        let started = std::time::Instant::now();
+        f(i);
+        started.elapsed().as_nanos()
+    }
+    measure(size, direct, routed, |_, direct, routed| {
         let (mut direct_ns, mut routed_ns) = (0u128, 0u128);
         for i in 0..size.calls {
             // Alternate which side goes first, so that neither always follows the other's commit.
-            let started = std::time::Instant::now();
             if i % 2 == 0 {
-                direct(i)
+                direct_ns += timed(direct, i);
+                routed_ns += timed(routed, i);
             } else {
-                routed(i)
-            }
-            let middle = std::time::Instant::now();
-            if i % 2 == 0 {
-                routed(i)
-            } else {
-                direct(i)
-            }
-            let (first, second) = ((middle - started).as_nanos(), middle.elapsed().as_nanos());
-            match i % 2 {
-                0 => (direct_ns, routed_ns) = (direct_ns + first, routed_ns + second),
-                _ => (routed_ns, direct_ns) = (routed_ns + first, direct_ns + second),
+                routed_ns += timed(routed, i);
+                direct_ns += timed(direct, i);
             }
         }
-        let (a, b) = (direct_ns as f64 / size.calls as f64, routed_ns as f64 / size.calls as f64);
-        d.push(a);
-        r.push(b);
-        ratios.push(b / a);
-    }
-    Pair { direct: median(&mut d), routed: median(&mut r), ratio: median(&mut ratios) }
+        (direct_ns as f64 / size.calls as f64, routed_ns as f64 / size.calls as f64)
+    })
 }
 
 fn direct_connection(path: &Path, mode: &str, pragmas: &str) -> SqliteConnection {
