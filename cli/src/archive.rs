@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use crate::db::{Access, Db};
-use crate::moving::{self, Moved};
+use crate::moving;
 use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, progress, source};
 
 /// What `archive` was asked.
@@ -86,38 +86,84 @@ pub(crate) fn run(
         moved_rows: 0,
         failure: None,
     };
-    // A move an earlier run left unfinished is finished first.
-    let mut pending = Vec::new();
-    if let Some(journal) = moving::read_journal(config_path)? {
+    // Moves an earlier run left unfinished are finished first.
+    let journal = moving::read_journal(config_path)?;
+    let mut pending: Vec<Candidate> = Vec::new();
+    if let Some(journal) = &journal {
         if journal.to != to.name() || request.dry_run {
-            return Err(Failure::Failed(format!(
-                "a move of chat {} from `{}` to `{}` did not finish; finish it first: multisource \
-                 move-chat --config {} --chat {} --to {}",
-                journal.chat,
-                journal.from,
-                journal.to,
-                config_path.display(),
-                journal.chat,
-                journal.to
-            )));
+            return Err(Failure::Failed(journal.finish_hint(config_path)));
         }
-        pending.push(Candidate {
-            chat: journal.chat,
-            from: journal.from,
+        pending.extend(journal.chats.iter().map(|c| Candidate {
+            chat: c.chat,
+            from: c.from.clone(),
             last_message: "(unfinished move)".to_owned(),
             rows: None,
-        });
+        }));
     }
+    let resumed: Vec<i64> = pending.iter().map(|c| c.chat).collect();
+    find_candidates(&config, request, to, &report.cutoff, &mut pending, &mut report.skipped);
+    // Plan every chat before anything moves: the refusals, and the mapping's edit.
+    let mut planned = Vec::new();
+    for candidate in pending {
+        let from = source(&config, &candidate.from)?;
+        let resumed = resumed.contains(&candidate.chat);
+        match moving::plan_chat(
+            &config,
+            candidate.chat,
+            from,
+            to,
+            request.offline,
+            request.dry_run,
+            resumed,
+        ) {
+            Ok(plan) => {
+                let rows = plan.rows.iter().map(|(_, n)| n).sum();
+                planned.push(Candidate { rows: Some(rows), ..candidate });
+            }
+            Err(failure) => {
+                let (Failure::Usage(why) | Failure::Failed(why)) = failure;
+                report.skipped.push(Skipped {
+                    chat: Some(candidate.chat),
+                    source: candidate.from,
+                    reason: why,
+                });
+            }
+        }
+    }
+    if request.dry_run {
+        report.chats = planned;
+    } else {
+        archive(config_path, to, journal, planned, &mut report)?;
+    }
+    if json {
+        print_json(&report);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(Outcome::found(report.failure.is_some()))
+}
+
+/// The chats of every source but `to` whose last message is before `cutoff`, that the
+/// configuration routes to the source holding them (and, from a read-only source, only with
+/// `--offline`); the others are reported as skipped.
+fn find_candidates(
+    config: &multisource::Config,
+    request: &Request<'_>,
+    to: &multisource::SourceConfig,
+    cutoff: &str,
+    pending: &mut Vec<Candidate>,
+    skipped: &mut Vec<Skipped>,
+) {
     for s in config.sources().iter().filter(|s| s.name() != to.name()) {
         if !Db::exists(s) {
             continue;
         }
         let last = Db::open(s, Access::Read)
-            .and_then(|mut db| db.last_messages_before(&report.cutoff).map_err(|e| describe(&e)));
+            .and_then(|mut db| db.last_messages_before(cutoff).map_err(|e| describe(&e)));
         let last = match last {
             Ok(last) => last,
             Err(reason) => {
-                report.skipped.push(Skipped { chat: None, source: s.name().to_owned(), reason });
+                skipped.push(Skipped { chat: None, source: s.name().to_owned(), reason });
                 continue;
             }
         };
@@ -126,7 +172,7 @@ pub(crate) fn run(
                 continue;
             }
             if config.source_for_chat(chat_id) != s.name() {
-                report.skipped.push(Skipped {
+                skipped.push(Skipped {
                     chat: Some(chat_id),
                     source: s.name().to_owned(),
                     reason: format!(
@@ -137,7 +183,7 @@ pub(crate) fn run(
                 continue;
             }
             if s.is_readonly() && !request.offline {
-                report.skipped.push(Skipped {
+                skipped.push(Skipped {
                     chat: Some(chat_id),
                     source: s.name().to_owned(),
                     reason: "in a read-only source: moving it out needs --offline".to_owned(),
@@ -152,41 +198,60 @@ pub(crate) fn run(
             });
         }
     }
-    let bar = progress(pending.len() as u64, json || request.dry_run, "chats");
-    for mut candidate in pending {
+}
+
+/// Moves the planned chats, journaled, and maps them all at the end with one rewrite of the
+/// mapping: the cost is the rows moved, and one reading and writing of the configuration.
+fn archive(
+    config_path: &Path,
+    to: &multisource::SourceConfig,
+    journal: Option<moving::Journal>,
+    planned: Vec<Candidate>,
+    report: &mut Report,
+) -> Result<(), Failure> {
+    let config = load_config(config_path)?;
+    let chats: Vec<i64> = planned.iter().map(|c| c.chat).collect();
+    if !chats.is_empty() {
+        moving::prepare_mapping(config_path, &chats, to.name())?;
+    }
+    let mut journal = journal.unwrap_or_else(|| moving::Journal {
+        to: to.name().to_owned(),
+        chats: Vec::new(),
+        moved: Vec::new(),
+    });
+    for c in &planned {
+        if journal.entry(c.chat).is_none() {
+            journal.chats.push(moving::JournalChat { chat: c.chat, from: c.from.clone() });
+        }
+    }
+    moving::write_journal(config_path, &journal)?;
+    moving::failpoint("journal");
+    let bar = progress(planned.len() as u64, false, "chats");
+    for candidate in planned {
         bar.set_message(candidate.chat.to_string());
-        let single = moving::Request {
-            chat: candidate.chat,
-            to: to.name(),
-            offline: request.offline,
-            dry_run: request.dry_run,
-        };
-        match moving::move_chat(config_path, &single, &indicatif::ProgressBar::hidden()) {
-            Ok(Moved { rows, .. }) => {
-                candidate.rows = Some(rows);
-                report.moved_rows += rows;
-                report.moved_chats += 1;
-                report.chats.push(candidate);
-            }
-            Err(failure) => {
+        if !journal.moved.contains(&candidate.chat) {
+            let from = source(&config, &candidate.from)?;
+            if let Err(failure) =
+                moving::move_rows(from, to, candidate.chat, &indicatif::ProgressBar::hidden())
+            {
                 let (Failure::Usage(why) | Failure::Failed(why)) = failure;
                 report.failure = Some(format!("chat {}: {why}", candidate.chat));
                 break;
             }
+            journal.moved.push(candidate.chat);
+            moving::write_journal(config_path, &journal)?;
         }
+        report.moved_rows += candidate.rows.unwrap_or(0);
+        report.moved_chats += 1;
+        report.chats.push(candidate);
         bar.inc(1);
     }
     bar.finish_and_clear();
-    if request.dry_run {
-        report.moved_chats = 0;
-        report.moved_rows = 0;
-    }
-    if json {
-        print_json(&report);
-    } else {
-        print!("{}", render(&report));
-    }
-    Ok(Outcome::found(report.failure.is_some()))
+    // One rewrite of the mapping for every chat moved; the rest stays in the journal.
+    let moved = std::mem::take(&mut journal.moved);
+    moving::map(config_path, &moved, to.name())?;
+    journal.chats.retain(|c| !moved.contains(&c.chat));
+    moving::write_journal(config_path, &journal)
 }
 
 fn render(report: &Report) -> String {

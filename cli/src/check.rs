@@ -5,15 +5,13 @@
 //! There is no check of the busy timeout against the pool's checkout timeout: a source has one
 //! `timeout`, used for both, so they cannot disagree.
 
-use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
-use multisource::{Config, SchemaState, SourceConfig};
+use multisource::{Config, Finding, Preflight, SchemaState, SourceConfig, SourceReport};
 use serde::Serialize;
 
-use crate::db::{Inspection, inspect, state_word};
-use crate::output::{Failure, Outcome, Table, describe, print_json, some_of};
+use crate::db::state_word;
+use crate::output::{Failure, Outcome, Table, describe, print_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -21,14 +19,14 @@ struct Report {
     valid: bool,
     default_source: Option<String>,
     on_source_error: Option<&'static str>,
-    sources: Vec<SourceReport>,
+    sources: Vec<SourceSummary>,
     problems: Vec<Problem>,
     errors: usize,
     warnings: usize,
 }
 
 #[derive(Debug, Serialize)]
-struct SourceReport {
+struct SourceSummary {
     name: String,
     kind: &'static str,
     path: PathBuf,
@@ -99,14 +97,27 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<Outcome, Failure> {
 }
 
 fn check(path: &Path, config: &Config) -> Report {
-    let mut problems = Vec::new();
-    let mut sources = Vec::new();
-    for source in config.sources() {
-        let found = inspect(source);
-        sources.push(source_report(config, source, &found, &mut problems));
-    }
-    same_files(config, &mut problems);
-    read_only_targets(config, &mut problems);
+    // The library's own preflight: what it reports as an error is what `Database::open` fails
+    // with.
+    let preflight = Preflight::run(config);
+    let sources = config
+        .sources()
+        .iter()
+        .zip(&preflight.sources)
+        .map(|(source, found)| source_summary(config, source, found, &preflight.findings))
+        .collect();
+    let problems: Vec<Problem> = preflight
+        .findings
+        .iter()
+        .map(|f| Problem {
+            severity: match f.severity {
+                multisource::Severity::Error => Severity::Error,
+                multisource::Severity::Warning => Severity::Warning,
+            },
+            source: f.source.clone(),
+            message: f.message.clone(),
+        })
+        .collect();
     let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
     Report {
         config: path.to_path_buf(),
@@ -120,19 +131,17 @@ fn check(path: &Path, config: &Config) -> Report {
     }
 }
 
-fn source_report(
+fn source_summary(
     config: &Config,
     source: &SourceConfig,
-    found: &Inspection,
-    problems: &mut Vec<Problem>,
-) -> SourceReport {
-    let name = source.name().to_owned();
-    let mut problem = |severity, message: String| {
-        problems.push(Problem { severity, source: Some(name.clone()), message });
-    };
-    let path = source.path();
+    found: &SourceReport,
+    findings: &[Finding],
+) -> SourceSummary {
     let postgres = source.kind() == multisource::Kind::Postgres;
-    let mut report = SourceReport {
+    let failed = findings.iter().any(|f| {
+        f.severity == multisource::Severity::Error && f.source.as_deref() == Some(source.name())
+    });
+    let mut report = SourceSummary {
         name: source.name().to_owned(),
         kind: source.kind().as_str(),
         path: PathBuf::from(source.location()),
@@ -143,53 +152,27 @@ fn source_report(
         durability: (!source.is_readonly() && !postgres).then(|| source.get_durability().as_str()),
         mapped_chats: config.chat_mapping().values().filter(|s| *s == source.name()).count(),
         exists: found.exists,
-        size_bytes: found.size,
+        size_bytes: found.size_bytes,
         schema: "unreadable",
         schema_detail: String::new(),
         pending_migrations: Vec::new(),
         python_version: None,
         mismatches: found.mismatches.iter().map(ToString::to_string).collect(),
     };
-    if !found.exists {
-        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        (report.schema, report.schema_detail) = match (source.is_readonly(), folder.is_dir()) {
-            (true, _) => {
-                problem(
-                    Severity::Error,
-                    format!(
-                        "the file {} is missing; a read-only source is never created: restore \
-                         the file or correct `path`",
-                        path.display()
-                    ),
-                );
-                ("missing", "the file is missing".to_owned())
-            }
-            (false, true) => ("new", "no file yet: created and migrated at first open".to_owned()),
-            (false, false) => {
-                problem(
-                    Severity::Error,
-                    format!(
-                        "the folder {} does not exist, so {} cannot be created; create the \
-                         folder or correct `path`",
-                        folder.display(),
-                        path.display()
-                    ),
-                );
-                ("missing", "neither the file nor its folder exists".to_owned())
-            }
+    if let Some(why) = &found.unreadable {
+        (report.schema, report.schema_detail) = match found.exists {
+            false => ("missing", "missing".to_owned()),
+            true => ("unreadable", format!("unreadable: {why}")),
         };
         return report;
     }
-    if let Some(error) = &found.error {
-        let what = match postgres {
-            true => format!("the database at {} cannot be read", source.location()),
-            false => format!("{} cannot be read as a SQLite database", path.display()),
+    let Some(state) = &found.state else {
+        (report.schema, report.schema_detail) = match failed {
+            true => ("missing", "missing".to_owned()),
+            false => ("new", "no file yet: created and migrated at first open".to_owned()),
         };
-        problem(Severity::Error, format!("{what}: {error}"));
-        report.schema_detail = format!("unreadable: {error}");
         return report;
-    }
-    let Some(state) = &found.state else { return report };
+    };
     report.schema = state_word(state);
     report.schema_detail = state.to_string();
     match state {
@@ -203,133 +186,16 @@ fn source_report(
         }
         SchemaState::Python { version } => {
             report.python_version = Some(*version);
-            if *version > multisource_migrations::PYTHON_SCHEMA_VERSION && !source.is_readonly() {
-                problem(
-                    Severity::Error,
-                    format!(
-                        "the file comes from a newer Python bot (schema version {version}); \
-                         multisource knows up to {}: set `readonly = true` or upgrade multisource",
-                        multisource_migrations::PYTHON_SCHEMA_VERSION
-                    ),
-                );
-            } else if !source.is_readonly() {
+            if !source.is_readonly() && !failed {
                 report.schema_detail.push_str(": adopted, unchanged, when the bot opens it");
             }
         }
-        SchemaState::Unknown if !source.is_readonly() && postgres => problem(
-            Severity::Error,
-            "the database has tables but no record of multisource's migrations; opening it \
-             fails: give the source an empty database, or one multisource created"
-                .to_owned(),
-        ),
-        SchemaState::Unknown if !source.is_readonly() => problem(
-            Severity::Warning,
-            "the file has tables but no recorded schema version; opening it runs every \
-             migration, which only creates what is missing"
-                .to_owned(),
-        ),
-        SchemaState::Empty if source.is_readonly() => problem(
-            Severity::Error,
-            format!(
-                "{} is an empty database; a read-only source needs its tables",
-                source.location()
-            ),
-        ),
         _ => {}
     }
-    if source.is_readonly() && !found.mismatches.is_empty() && *state != SchemaState::Empty {
+    if source.is_readonly() && !found.mismatches.is_empty() {
         report.schema = "mismatch";
-        problem(
-            Severity::Error,
-            format!(
-                "its schema differs from what multisource reads, and a read-only source is never \
-                 migrated: {}",
-                some_of(&report.mismatches, 5)
-            ),
-        );
-    }
-    if !source.is_readonly() && !postgres && OpenOptions::new().write(true).open(path).is_err() {
-        problem(
-            Severity::Error,
-            format!(
-                "{} is writable in the configuration but this user cannot write the file; fix \
-                 its permissions or set `readonly = true`",
-                path.display()
-            ),
-        );
     }
     report
-}
-
-/// The same file configured under two names: two writers would compete for its lock (refused at
-/// open); a writable and a read-only view of one file is allowed but rarely meant.
-fn same_files(config: &Config, problems: &mut Vec<Problem>) {
-    let mut by_file: BTreeMap<PathBuf, Vec<&SourceConfig>> = BTreeMap::new();
-    for source in config.sources() {
-        let path = match source.kind() {
-            multisource::Kind::Sqlite => {
-                std::fs::canonicalize(source.path()).unwrap_or_else(|_| source.path().into())
-            }
-            multisource::Kind::Postgres => PathBuf::from(source.location()),
-        };
-        by_file.entry(path).or_default().push(source);
-    }
-    for (path, sources) in by_file.into_iter().filter(|(_, s)| s.len() > 1) {
-        let names = sources.iter().map(|s| format!("`{}`", s.name())).collect::<Vec<_>>();
-        let writable = sources.iter().filter(|s| !s.is_readonly()).count();
-        let (severity, why) = match writable {
-            0 => (Severity::Warning, "each source opens it separately; one source is enough"),
-            1 => (
-                Severity::Warning,
-                "the read-only source sees the writable one's data under another name; fan-out \
-                 reads return its rows once, from the first",
-            ),
-            _ => (
-                Severity::Error,
-                "two writable sources would compete for the file's lock; opening fails: keep one",
-            ),
-        };
-        problems.push(Problem {
-            severity,
-            source: None,
-            message: format!("{} are the same file {}: {why}", names.join(" and "), path.display()),
-        });
-    }
-}
-
-/// Chats mapped to a read-only source, and a read-only default source: the bot's writes for them
-/// are refused at run time.
-fn read_only_targets(config: &Config, problems: &mut Vec<Problem>) {
-    for source in config.sources().iter().filter(|s| s.is_readonly()) {
-        let chats: Vec<i64> = config
-            .chat_mapping()
-            .iter()
-            .filter(|(_, s)| *s == source.name())
-            .map(|(chat, _)| *chat)
-            .collect();
-        if !chats.is_empty() {
-            problems.push(Problem {
-                severity: Severity::Warning,
-                source: Some(source.name().to_owned()),
-                message: format!(
-                    "{} chat(s) mapped to this read-only source: the bot's writes for them (a new \
-                     message, a setting) are refused; map a chat that is still active to a \
-                     writable source ({})",
-                    chats.len(),
-                    some_of(&chats, 5)
-                ),
-            });
-        }
-    }
-    if config.source(config.default_source()).is_some_and(SourceConfig::is_readonly) {
-        problems.push(Problem {
-            severity: Severity::Warning,
-            source: Some(config.default_source().to_owned()),
-            message: "the default source is read-only: global writes (settings, caches, delayed \
-                      tasks, media) and writes for unmapped chats are refused"
-                .to_owned(),
-        });
-    }
 }
 
 fn render(report: &Report) -> String {
@@ -372,9 +238,12 @@ fn render(report: &Report) -> String {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        match &p.source {
-            Some(source) => out.push_str(&format!("{severity}: `{source}`: {}\n", p.message)),
-            None => out.push_str(&format!("{severity}: {}\n", p.message)),
+        // An error's message is the library's, which names its source.
+        match (&p.source, p.severity) {
+            (Some(source), Severity::Warning) => {
+                out.push_str(&format!("{severity}: `{source}`: {}\n", p.message))
+            }
+            _ => out.push_str(&format!("{severity}: {}\n", p.message)),
         }
     }
     out.push_str(&format!(

@@ -10,14 +10,14 @@
 //! `2025-01-01T00:00:00`, are the same value.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use multisource::{Kind, Mismatch, SchemaState, SourceConfig};
-use multisource_migrations::{MigrationError, Report, Table};
+use multisource::{Conn, Kind, Mismatch, SchemaState, SourceConfig};
+use multisource_migrations::Table;
+use multisource_router::{Opened, Purpose};
 
 use crate::output::describe;
 
@@ -32,20 +32,20 @@ pub(crate) enum Access {
     Create,
 }
 
-/// A connection to one source.
-pub(crate) enum Db {
-    Sqlite(SqliteConnection),
-    #[cfg(feature = "postgres")]
-    Pg(diesel::PgConnection),
+/// A connection to one source, opened by the router's own opening for a tool's purpose.
+pub(crate) struct Db {
+    opened: Opened,
 }
 
 /// Runs the same code on the connection, whatever its kind.
 macro_rules! on_db {
     ($db:expr, $c:ident => $body:expr) => {
-        match $db {
-            Db::Sqlite($c) => $body,
+        match $db.opened.conn() {
+            Conn::Sqlite($c) => $body,
             #[cfg(feature = "postgres")]
-            Db::Pg($c) => $body,
+            Conn::Pg($c) => $body,
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a kind of source this tool was not built for"),
         }
     };
 }
@@ -54,17 +54,12 @@ impl Db {
     /// Opens `source` for `access`. Writes are synced to the disk at each commit on SQLite
     /// (`synchronous = FULL`): a move deletes from one source only what another durably holds.
     pub(crate) fn open(source: &SourceConfig, access: Access) -> Result<Db, String> {
-        match source.kind() {
-            Kind::Sqlite => open_sqlite(source.path(), source.get_timeout(), access),
-            #[cfg(feature = "postgres")]
-            Kind::Postgres => {
-                open_pg(source.url().unwrap_or_default(), source.get_timeout(), access)
-            }
-            #[cfg(not(feature = "postgres"))]
-            Kind::Postgres => Err("PostgreSQL sources need this tool built with its `postgres` \
-                                   feature (cargo install multisource-cli --features postgres)"
-                .to_owned()),
-        }
+        let purpose = match access {
+            Access::Read => Purpose::Inspect,
+            Access::Write => Purpose::Move { create: false },
+            Access::Create => Purpose::Move { create: true },
+        };
+        Opened::open(source, purpose).map(|opened| Db { opened }).map_err(|e| describe(&e))
     }
 
     /// Where the source's data is, whether it exists: a SQLite file must be there; a PostgreSQL
@@ -77,11 +72,7 @@ impl Db {
     }
 
     pub(crate) fn kind(&self) -> Kind {
-        match self {
-            Db::Sqlite(_) => Kind::Sqlite,
-            #[cfg(feature = "postgres")]
-            Db::Pg(_) => Kind::Postgres,
-        }
+        self.opened.kind()
     }
 
     /// The `n`th bind placeholder (from 1).
@@ -98,47 +89,34 @@ impl Db {
 
     /// The tables of the database, sorted, SQLite's and diesel's own aside.
     pub(crate) fn table_names(&mut self) -> QueryResult<Vec<String>> {
-        let names = match self {
-            Db::Sqlite(c) => lines(
+        let names = match self.opened.conn() {
+            Conn::Sqlite(c) => lines(
                 c,
                 "SELECT name AS line FROM sqlite_master WHERE type = 'table' \
                                         AND name NOT LIKE 'sqlite_%' ORDER BY name",
             )?,
             #[cfg(feature = "postgres")]
-            Db::Pg(c) => multisource_migrations::postgres::table_names(c)?,
+            Conn::Pg(c) => multisource_migrations::postgres::table_names(c)?,
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a kind of source this tool was not built for"),
         };
         Ok(names)
     }
 
     /// Where the schema stands.
-    pub(crate) fn state(&mut self) -> QueryResult<SchemaState> {
-        match self {
-            Db::Sqlite(c) => multisource_migrations::state(c),
-            #[cfg(feature = "postgres")]
-            Db::Pg(c) => multisource_migrations::postgres::state(c),
-        }
+    pub(crate) fn state(&mut self) -> Result<SchemaState, String> {
+        self.opened.state().map_err(|e| describe(&e))
     }
 
     /// How the schema differs from the one multisource expects.
-    pub(crate) fn check(&mut self) -> QueryResult<Vec<Mismatch>> {
-        match self {
-            Db::Sqlite(c) => multisource_migrations::check(c),
-            #[cfg(feature = "postgres")]
-            Db::Pg(c) => multisource_migrations::postgres::check(c),
-        }
+    pub(crate) fn check(&mut self) -> Result<Vec<Mismatch>, String> {
+        self.opened.check().map_err(|e| describe(&e))
     }
 
     /// Applies the pending migrations, as the bot does when it opens a writable source (a new
     /// SQLite file is switched to WAL first, as the bot's are).
-    pub(crate) fn migrate(&mut self) -> Result<Report, MigrationError> {
-        match self {
-            Db::Sqlite(c) => {
-                c.batch_execute("PRAGMA journal_mode = WAL;")?;
-                multisource_migrations::migrate(c)
-            }
-            #[cfg(feature = "postgres")]
-            Db::Pg(c) => multisource_migrations::postgres::migrate(c),
-        }
+    pub(crate) fn migrate(&mut self) -> Result<(), String> {
+        self.opened.migrate().map_err(|e| describe(&e))
     }
 
     /// `SELECT count(*) ...` of `table`, of the rows of `chat` when given.
@@ -204,10 +182,9 @@ impl Db {
 
     /// The size of the database in bytes, for a PostgreSQL source (a SQLite file's is its own).
     pub(crate) fn database_bytes(&mut self) -> QueryResult<Option<u64>> {
-        match self {
-            Db::Sqlite(_) => Ok(None),
+        match self.opened.conn() {
             #[cfg(feature = "postgres")]
-            Db::Pg(c) => {
+            Conn::Pg(c) => {
                 #[derive(QueryableByName)]
                 struct Size {
                     #[diesel(sql_type = BigInt)]
@@ -218,17 +195,19 @@ impl Db {
                         .get_result(c)?;
                 Ok(u64::try_from(size.n).ok())
             }
+            _ => Ok(None),
         }
     }
 
     /// The journal mode of a SQLite file.
     pub(crate) fn journal_mode(&mut self) -> QueryResult<Option<String>> {
-        match self {
-            Db::Sqlite(c) => Ok(lines(c, "SELECT journal_mode AS line FROM pragma_journal_mode")?
-                .into_iter()
-                .next()),
-            #[cfg(feature = "postgres")]
-            Db::Pg(_) => Ok(None),
+        match self.opened.conn() {
+            Conn::Sqlite(c) => {
+                Ok(lines(c, "SELECT journal_mode AS line FROM pragma_journal_mode")?
+                    .into_iter()
+                    .next())
+            }
+            _ => Ok(None),
         }
     }
 
@@ -359,24 +338,6 @@ fn lines(conn: &mut SqliteConnection, sql: &str) -> QueryResult<Vec<String>> {
     Ok(diesel::sql_query(sql).load::<Line>(conn)?.into_iter().map(|l| l.line).collect())
 }
 
-fn open_sqlite(path: &Path, timeout: Duration, access: Access) -> Result<Db, String> {
-    let (mode, pragmas) = match access {
-        Access::Read => ("ro", "PRAGMA query_only = ON;"),
-        Access::Write => ("rw", "PRAGMA synchronous = FULL;"),
-        Access::Create => ("rwc", "PRAGMA synchronous = FULL;"),
-    };
-    let mut conn = SqliteConnection::establish(&multisource_router::sqlite_uri(path, mode))
-        .map_err(|e| describe(&e))?;
-    conn.batch_execute(&format!("PRAGMA busy_timeout = {}; {pragmas}", timeout.as_millis()))
-        .map_err(|e| describe(&e))?;
-    Ok(Db::Sqlite(conn))
-}
-
-#[cfg(feature = "postgres")]
-fn open_pg(url: &str, timeout: Duration, access: Access) -> Result<Db, String> {
-    multisource_router::postgres_session(url, timeout, access == Access::Read).map(Db::Pg)
-}
-
 /// An SQL identifier, quoted.
 pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -491,49 +452,6 @@ pub(crate) fn state_word(state: &SchemaState) -> &'static str {
     }
 }
 
-/// What can be read of a source without changing it.
-#[derive(Debug, Default)]
-pub(crate) struct Inspection {
-    /// The file exists, or the server answered.
-    pub(crate) exists: bool,
-    /// A SQLite file's size in bytes.
-    pub(crate) size: Option<u64>,
-    /// Where its schema stands, when it could be read.
-    pub(crate) state: Option<SchemaState>,
-    /// How it differs from the schema multisource expects.
-    pub(crate) mismatches: Vec<Mismatch>,
-    /// Why it could not be read.
-    pub(crate) error: Option<String>,
-}
-
-/// Reads a source: whether it exists, its schema state, how its schema differs.
-pub(crate) fn inspect(source: &SourceConfig) -> Inspection {
-    if !Db::exists(source) {
-        return Inspection::default();
-    }
-    let mut found = Inspection {
-        exists: true,
-        size: std::fs::metadata(source.path()).ok().map(|m| m.len()),
-        ..Inspection::default()
-    };
-    let read = Db::open(source, Access::Read).and_then(|mut db| {
-        let state = db.state().map_err(|e| describe(&e))?;
-        let mismatches = match state {
-            SchemaState::Empty => Vec::new(),
-            _ => db.check().map_err(|e| describe(&e))?,
-        };
-        Ok((state, mismatches))
-    });
-    match read {
-        Ok((state, mismatches)) => {
-            found.state = Some(state);
-            found.mismatches = mismatches;
-        }
-        Err(error) => found.error = Some(error),
-    }
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,22 +481,15 @@ mod tests {
     }
 
     #[test]
-    // Without the `postgres` feature, a `Db` can only be SQLite.
-    #[allow(clippy::infallible_destructuring_match)]
     fn a_sqlite_double_survives_its_text() {
         let dir = tempfile::tempdir().unwrap();
         let source = SourceConfig::new("t", dir.path().join("t.db"));
-        let mut conn = match Db::open(&source, Access::Create).unwrap() {
-            Db::Sqlite(conn) => conn,
-            #[cfg(feature = "postgres")]
-            Db::Pg(_) => unreachable!("a SQLite source"),
-        };
+        let mut db = Db::open(&source, Access::Create).unwrap();
+        let Conn::Sqlite(conn) = db.opened.conn() else { unreachable!("a SQLite source") };
         conn.batch_execute("CREATE TABLE f (x FLOAT); INSERT INTO f VALUES (0.1 + 0.2), (1e308 * 10), (-0.0), (5e-324);").unwrap();
-        let texts = lines(
-            &mut conn,
-            &format!("SELECT {} AS line FROM f", as_text(Kind::Sqlite, "x", "FLOAT")),
-        )
-        .unwrap();
+        let texts =
+            lines(conn, &format!("SELECT {} AS line FROM f", as_text(Kind::Sqlite, "x", "FLOAT")))
+                .unwrap();
         let back: Vec<f64> = texts.iter().map(|t| t.parse::<f64>().unwrap()).collect();
         assert_eq!(back[0].to_bits(), (0.1f64 + 0.2).to_bits(), "{texts:?}");
         assert!(back[1].is_infinite(), "{texts:?}");

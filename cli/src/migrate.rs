@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use multisource::{Kind, SchemaState, SourceConfig};
+use multisource::{Kind, Preflight, SchemaState, SourceConfig, SourceReport};
 use serde::Serialize;
 
-use crate::db::{Access, Db, inspect};
-use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, some_of};
+use multisource_router::{Opened, Purpose};
+
+use crate::output::{Failure, Outcome, Table, describe, load_config, print_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -66,19 +67,20 @@ fn entry(source: &SourceConfig, action: &'static str) -> SourceMigration {
     }
 }
 
+/// The library's preflight of one source: what it read, and the error opening it fails with.
+fn preflight(source: &SourceConfig) -> (SourceReport, Option<String>) {
+    let preflight = Preflight::of_source(source);
+    let problem = preflight
+        .findings
+        .iter()
+        .find(|f| f.severity == multisource::Severity::Error)
+        .map(|f| f.message.clone());
+    (preflight.sources.into_iter().next().unwrap_or_default(), problem)
+}
+
 fn read_only(source: &SourceConfig) -> SourceMigration {
     let mut out = entry(source, "not-touched");
-    let found = inspect(source);
-    out.problem = match (found.exists, found.error) {
-        (false, _) => Some(format!("the file {} is missing", source.location())),
-        (true, Some(error)) => Some(error),
-        (true, None) if !found.mismatches.is_empty() => Some(format!(
-            "its schema differs from what multisource reads, and a read-only source is never \
-             migrated: {}",
-            some_of(&found.mismatches, 5)
-        )),
-        (true, None) => None,
-    };
+    out.problem = preflight(source).1;
     out
 }
 
@@ -99,10 +101,10 @@ fn pending(state: &SchemaState, kind: Kind) -> (Option<i64>, Vec<String>) {
 }
 
 fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
-    let found = inspect(source);
-    if let Some(error) = found.error {
+    let (found, problem) = preflight(source);
+    if let Some(problem) = problem {
         let mut out = entry(source, "failed");
-        out.problem = Some(error);
+        out.problem = Some(problem);
         return out;
     }
     let state = found.state.unwrap_or(SchemaState::Empty);
@@ -119,8 +121,9 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
         return out;
     }
     let created = !found.exists;
-    let result =
-        Db::open(source, Access::Create).and_then(|mut db| db.migrate().map_err(|e| describe(&e)));
+    let result = Opened::open(source, Purpose::Migrate)
+        .map(|db| db.info().clone())
+        .map_err(|e| describe(&e));
     match result {
         Ok(report) => {
             let (versions, all) = migrations_of(source.kind());

@@ -1,27 +1,24 @@
-//! `multisource move-chat`: moves every row of a chat (every table of the schema with a `chat_id`
-//! column) from the source it is routed to, to another source, and maps it there.
+//! Moving chats between sources: `multisource move-chat` moves one, `multisource archive` several
+//! (see `archive.rs`); both go through the same steps, each durable before the next (both
+//! connections commit with `synchronous = FULL`):
 //!
-//! The steps, each durable before the next (both connections commit with `synchronous = FULL`):
-//!
-//! 1. A journal, `<config>.move-journal`, records the move (chat, origin, destination).
-//! 2. The origin's write lock is taken (`BEGIN IMMEDIATE`), so the bot cannot add rows of the chat
-//!    while they are copied; its writes wait, up to its timeout.
-//! 3. In one transaction of the destination, with the origin attached read-only, every row is
-//!    copied (`INSERT OR REPLACE`, so that running again never duplicates), then verified: the
-//!    destination holds every row of the origin, column for column (`EXCEPT`), and as many.
-//! 4. The destination commits; then, in the origin's transaction, the rows are deleted, as many as
-//!    were verified, and the origin commits.
-//! 5. The configuration's chat mapping is rewritten (atomically, comments kept), and the journal is
-//!    removed.
+//! 1. **plan**: the origin of every chat, its rows, and the refusals (a read-only side without
+//!    `--offline`, a destination that already holds rows of the chat); the chat mapping's edit is
+//!    computed and checked too, so that no row is deleted for a mapping that cannot be written;
+//! 2. **journal**: `<config>.move-journal` records the chats, their origins and the destination;
+//! 3. for each chat, **lock** (the origin's write lock, `BEGIN IMMEDIATE`, so that the bot cannot
+//!    add rows of the chat while they move; its writes wait up to its timeout), **copy** (in one
+//!    transaction of the destination, `INSERT OR REPLACE`, so that running again never
+//!    duplicates), **verify** (the destination holds every row of the origin, value for value by
+//!    the column's type), commit, and **delete** from the origin, as many rows as were verified;
+//!    the journal then records the chat as moved;
+//! 4. **map**: the chat mapping is rewritten once for every chat moved (atomically, comments
+//!    kept), and the journal is removed.
 //!
 //! Interrupted anywhere, the journal is still there, and running the same command again finishes
-//! the move: the copy is idempotent, the deletion removes what is left, and no row is ever deleted
-//! from the origin before the destination durably holds it. Without a journal, a destination that
-//! already holds rows of the chat is refused: the move never merges into data it did not put there.
-//!
-//! The bot reads its configuration when it starts: restart it after a move (with `--offline`,
-//! stop it before). Rows it writes to the origin after the move and before it restarts stay there;
-//! `multisource status` lists such chats as held by a source the configuration routes elsewhere.
+//! the work: the copy is idempotent, the deletion removes what is left, the mapping is written for
+//! every chat the journal lists, and no row is ever deleted from the origin before the
+//! destination durably holds it.
 //!
 //! For the crash tests, the environment variable `MULTISOURCE_FAILPOINT` names a step at which
 //! the process aborts, as if killed: `journal`, `copy` (inside the copy), `copied`, `deleted`,
@@ -31,12 +28,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
-use multisource::{Kind, SchemaState, SourceConfig};
+use multisource::{Config, SchemaState, SourceConfig};
 use multisource_migrations::Table as Schema;
+use multisource_router::MappingEdit;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Access, Db, Row, canonical_row, chat_tables};
-use crate::mapping::{replace, set_chat_source, sibling, sync_folder};
 use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, progress, source};
 
 /// What `move-chat` was asked.
@@ -84,12 +81,63 @@ pub(crate) struct TableMove {
     pub(crate) deleted: i64,
 }
 
-/// The record of a move in progress.
+/// The record of moves in progress: chats going to one destination, and those already moved
+/// whose mapping is not written yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Journal {
+    pub(crate) to: String,
+    pub(crate) chats: Vec<JournalChat>,
+    /// The chats whose rows are moved; their mapping is written at the end.
+    #[serde(default)]
+    pub(crate) moved: Vec<i64>,
+}
+
+/// One chat of a journal, and the source it leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct JournalChat {
     pub(crate) chat: i64,
     pub(crate) from: String,
-    pub(crate) to: String,
+}
+
+/// A journal as an earlier version wrote it: one chat.
+#[derive(Debug, Deserialize)]
+struct SingleMove {
+    chat: i64,
+    from: String,
+    to: String,
+}
+
+impl Journal {
+    /// The chat's entry, if the journal lists it.
+    pub(crate) fn entry(&self, chat: i64) -> Option<&JournalChat> {
+        self.chats.iter().find(|c| c.chat == chat)
+    }
+
+    /// The command that finishes the journal's work.
+    pub(crate) fn finish_hint(&self, config_path: &Path) -> String {
+        match self.chats.as_slice() {
+            [one] => format!(
+                "a move of chat {} from `{}` to `{}` did not finish (recorded in {}); finish it \
+                 first: multisource move-chat --config {} --chat {} --to {}",
+                one.chat,
+                one.from,
+                self.to,
+                journal_path(config_path).display(),
+                config_path.display(),
+                one.chat,
+                self.to
+            ),
+            chats => format!(
+                "a move of {} chats to `{}` did not finish (recorded in {}); finish it first: \
+                 multisource archive --config {} --to {} (with the same options)",
+                chats.len(),
+                self.to,
+                journal_path(config_path).display(),
+                config_path.display(),
+                self.to
+            ),
+        }
+    }
 }
 
 /// Runs `move-chat`.
@@ -112,26 +160,59 @@ pub(crate) fn run(
 
 /// Where the journal of moves made with the configuration at `config_path` is kept.
 pub(crate) fn journal_path(config_path: &Path) -> PathBuf {
-    sibling(config_path, ".move-journal")
+    let mut name = config_path.as_os_str().to_owned();
+    name.push(".move-journal");
+    PathBuf::from(name)
 }
 
-/// The move left unfinished, if any.
+/// The moves left unfinished, if any.
 pub(crate) fn read_journal(config_path: &Path) -> Result<Option<Journal>, Failure> {
     let path = journal_path(config_path);
+    let unreadable = |e: &dyn std::fmt::Display| {
+        Failure::Failed(format!(
+            "the move journal {} cannot be read ({e}); it records a move that did not finish: \
+             look at `multisource status`, then remove the file",
+            path.display()
+        ))
+    };
     match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-            Failure::Failed(format!(
-                "the move journal {} cannot be read ({e}); it records a move that did not finish: \
-                 look at `multisource status`, then remove the file",
-                path.display()
-            ))
-        }),
+        Ok(text) => match serde_json::from_str::<Journal>(&text) {
+            Ok(journal) => Ok(Some(journal)),
+            Err(e) => match serde_json::from_str::<SingleMove>(&text) {
+                Ok(old) => Ok(Some(Journal {
+                    to: old.to,
+                    chats: vec![JournalChat { chat: old.chat, from: old.from }],
+                    moved: Vec::new(),
+                })),
+                Err(_) => Err(unreadable(&e)),
+            },
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Failure::Failed(format!("cannot read {}: {e}", path.display()))),
     }
 }
 
-fn failpoint(step: &str) {
+/// Writes the journal (atomically), or removes it once it records nothing.
+pub(crate) fn write_journal(config_path: &Path, journal: &Journal) -> Result<(), Failure> {
+    let path = journal_path(config_path);
+    if journal.chats.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Ok(()) => {
+                multisource_router::sync_folder(&path);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Failure::Failed(format!("cannot remove {}: {e}", path.display()))),
+        };
+    }
+    let text = serde_json::to_string_pretty(journal)
+        .map_err(|e| Failure::Failed(format!("cannot write the move journal: {e}")))?;
+    multisource_router::replace_file(&path, &text).map_err(|e| {
+        Failure::Failed(format!("cannot write the move journal {}: {e}", path.display()))
+    })
+}
+
+pub(crate) fn failpoint(step: &str) {
     if std::env::var_os("MULTISOURCE_FAILPOINT").is_some_and(|v| v == step) {
         std::process::abort();
     }
@@ -143,7 +224,7 @@ fn failed(what: &str) -> impl Fn(diesel::result::Error) -> Failure + '_ {
 }
 
 /// Moves a chat, or reports what would move; `bar` advances a table at a time.
-pub(crate) fn move_chat(
+fn move_chat(
     config_path: &Path,
     request: &Request<'_>,
     bar: &ProgressBar,
@@ -151,36 +232,96 @@ pub(crate) fn move_chat(
     let config = load_config(config_path)?;
     let chat = request.chat;
     let to = source(&config, request.to)?;
-    let (from, resumed) = match read_journal(config_path)? {
-        Some(j) if j.chat == chat && j.to == request.to => (j.from, true),
-        Some(j) => {
-            return Err(Failure::Failed(format!(
-                "a move of chat {} from `{}` to `{}` did not finish (recorded in {}); finish it \
-                 first: multisource move-chat --config {} --chat {} --to {}",
-                j.chat,
-                j.from,
-                j.to,
-                journal_path(config_path).display(),
-                config_path.display(),
-                j.chat,
-                j.to
-            )));
-        }
-        None => (config.source_for_chat(chat).to_owned(), false),
+    let journal = read_journal(config_path)?;
+    let resumed_from = match &journal {
+        Some(j) if j.to == request.to => j.entry(chat).map(|e| e.from.clone()),
+        _ => None,
     };
-    let from = source(&config, &from)?;
+    if let Some(j) = &journal
+        && resumed_from.is_none()
+    {
+        return Err(Failure::Failed(j.finish_hint(config_path)));
+    }
+    let resumed = resumed_from.is_some();
+    let from_name = resumed_from.unwrap_or_else(|| config.source_for_chat(chat).to_owned());
+    let from = source(&config, &from_name)?;
+    let plan = plan_chat(&config, chat, from, to, request.offline, request.dry_run, resumed)?;
     let mut moved = Moved {
         chat,
         from: from.name().to_owned(),
         to: to.name().to_owned(),
         dry_run: request.dry_run,
         resumed,
-        already_there: false,
+        already_there: plan.already_there,
         tables: Vec::new(),
-        rows: 0,
+        rows: plan.rows.iter().map(|(_, n)| n).sum(),
         mapping: None,
-        notes: Vec::new(),
+        notes: plan.notes,
     };
+    if plan.already_there {
+        moved.notes.push(format!("chat {chat} is already routed to `{}`", to.name()));
+        return Ok(moved);
+    }
+    if request.dry_run {
+        moved.tables = plan
+            .rows
+            .into_iter()
+            .map(|(table, rows)| TableMove { table, rows, in_destination: 0, deleted: 0 })
+            .collect();
+        moved.mapping = Some(format!("{chat} = \"{}\"", to.name()));
+        return Ok(moved);
+    }
+    // The mapping must be writable before any row is deleted.
+    prepare_mapping(config_path, &[chat], to.name())?;
+    let mut journal = journal.unwrap_or_else(|| Journal {
+        to: to.name().to_owned(),
+        chats: vec![JournalChat { chat, from: from.name().to_owned() }],
+        moved: Vec::new(),
+    });
+    if !resumed {
+        write_journal(config_path, &journal)?;
+    }
+    failpoint("journal");
+    if !journal.moved.contains(&chat) {
+        moved.tables = move_rows(from, to, chat, bar)?;
+        journal.moved.push(chat);
+        write_journal(config_path, &journal)?;
+    }
+    moved.mapping = map(config_path, &[chat], to.name())?.into_iter().next();
+    journal.chats.retain(|c| c.chat != chat);
+    journal.moved.retain(|c| *c != chat);
+    write_journal(config_path, &journal)?;
+    moved.notes.push(match request.offline {
+        true => "start the bot again: it reads the new mapping when it starts".to_owned(),
+        false => format!(
+            "restart the bot so that it routes chat {chat} to `{}`: it reads the mapping when it \
+             starts",
+            to.name()
+        ),
+    });
+    Ok(moved)
+}
+
+/// What the plan of one chat's move found.
+pub(crate) struct Plan {
+    /// The chat's rows per table in the origin.
+    pub(crate) rows: Vec<(String, i64)>,
+    /// The chat is already routed to the destination.
+    pub(crate) already_there: bool,
+    /// What a dry run reports that a real run would refuse.
+    pub(crate) notes: Vec<String>,
+}
+
+/// The checks made before anything of a chat moves.
+pub(crate) fn plan_chat(
+    config: &Config,
+    chat: i64,
+    from: &SourceConfig,
+    to: &SourceConfig,
+    offline: bool,
+    dry_run: bool,
+    resumed: bool,
+) -> Result<Plan, Failure> {
     if !Db::exists(from) {
         return Err(Failure::Failed(format!(
             "the file of `{}`, {}, is missing",
@@ -188,9 +329,9 @@ pub(crate) fn move_chat(
             from.location()
         )));
     }
-    let origin_rows = rows_of(from, chat)?;
-    moved.rows = origin_rows.iter().map(|(_, n)| n).sum();
-    if !resumed && moved.rows == 0 {
+    let rows = rows_of(from, chat)?;
+    let total: i64 = rows.iter().map(|(_, n)| n).sum();
+    if !resumed && total == 0 {
         let how = match config.chat_mapping().contains_key(&chat) {
             true => "it is mapped to",
             false => "it is not mapped, so it goes to the default source",
@@ -200,12 +341,11 @@ pub(crate) fn move_chat(
             from.name()
         )));
     }
-    if from.name() == to.name() {
-        moved.already_there = true;
-        moved.notes.push(format!("chat {chat} is already routed to `{}`", to.name()));
-        return Ok(moved);
+    let mut plan = Plan { rows, already_there: from.name() == to.name(), notes: Vec::new() };
+    if plan.already_there {
+        return Ok(plan);
     }
-    if same_place(from, to) {
+    if multisource_router::same_place(from, to) {
         return Err(Failure::Usage(format!(
             "`{}` and `{}` are the same database, {}",
             from.name(),
@@ -214,14 +354,14 @@ pub(crate) fn move_chat(
         )));
     }
     for (side, s) in [("write to", to), ("delete from", from)] {
-        if s.is_readonly() && !request.offline {
+        if s.is_readonly() && !offline {
             let message = format!(
                 "`{}` is read-only: the bot never writes it. To {side} it, stop the bot and run \
                  again with --offline (then start the bot again)",
                 s.name()
             );
-            match request.dry_run {
-                true => moved.notes.push(message),
+            match dry_run {
+                true => plan.notes.push(message),
                 false => return Err(Failure::Usage(message)),
             }
         }
@@ -236,41 +376,40 @@ pub(crate) fn move_chat(
             )));
         }
     }
-    if request.dry_run {
-        moved.tables = origin_rows
-            .into_iter()
-            .map(|(table, rows)| TableMove { table, rows, in_destination: 0, deleted: 0 })
-            .collect();
-        moved.mapping = Some(format!("{chat} = \"{}\"", to.name()));
-        return Ok(moved);
+    Ok(plan)
+}
+
+/// Checks, before any row moves, that the chat mapping can be rewritten to send `chats` to `to`.
+pub(crate) fn prepare_mapping(
+    config_path: &Path,
+    chats: &[i64],
+    to: &str,
+) -> Result<MappingEdit, Failure> {
+    let changes: Vec<(i64, &str)> = chats.iter().map(|chat| (*chat, to)).collect();
+    MappingEdit::prepare(config_path, &changes)
+        .map_err(|e| Failure::Failed(format!("{}; nothing was moved", describe(&e))))
+}
+
+/// Writes the chat mapping for `chats`, now moved to `to`; returns the entries written.
+pub(crate) fn map(config_path: &Path, chats: &[i64], to: &str) -> Result<Vec<String>, Failure> {
+    if chats.is_empty() {
+        return Ok(Vec::new());
     }
-    if !resumed {
-        let journal = Journal { chat, from: from.name().to_owned(), to: to.name().to_owned() };
-        let text = serde_json::to_string_pretty(&journal)
-            .map_err(|e| Failure::Failed(format!("cannot write the move journal: {e}")))?;
-        replace(&journal_path(config_path), &text)?;
-    }
-    failpoint("journal");
-    moved.tables = copy_and_delete(from, to, chat, bar)?;
-    moved.mapping = Some(set_chat_source(config_path, chat, to.name())?);
+    let changes: Vec<(i64, &str)> = chats.iter().map(|chat| (*chat, to)).collect();
+    let edit = MappingEdit::prepare(config_path, &changes).map_err(|e| {
+        Failure::Failed(format!(
+            "the rows moved, but {}; the journal keeps the move: fix the file and run the same \
+             command again",
+            describe(&e)
+        ))
+    })?;
+    edit.write().map_err(|e| Failure::Failed(describe(&e)))?;
     failpoint("mapped");
-    let journal = journal_path(config_path);
-    std::fs::remove_file(&journal)
-        .map_err(|e| Failure::Failed(format!("cannot remove {}: {e}", journal.display())))?;
-    sync_folder(&journal);
-    moved.notes.push(match request.offline {
-        true => "start the bot again: it reads the new mapping when it starts".to_owned(),
-        false => format!(
-            "restart the bot so that it routes chat {chat} to `{}`: it reads the mapping when it \
-             starts",
-            to.name()
-        ),
-    });
-    Ok(moved)
+    Ok(edit.entries().to_vec())
 }
 
 /// The rows of `chat` per chat table in `source` (none when its file does not exist).
-fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i64)>, Failure> {
+pub(crate) fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i64)>, Failure> {
     if !Db::exists(source) {
         return Ok(Vec::new());
     }
@@ -287,19 +426,6 @@ fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i64)>, Failu
     Ok(rows)
 }
 
-fn same_place(a: &SourceConfig, b: &SourceConfig) -> bool {
-    match (a.kind(), b.kind()) {
-        (Kind::Sqlite, Kind::Sqlite) => {
-            match (std::fs::canonicalize(a.path()), std::fs::canonicalize(b.path())) {
-                (Ok(a), Ok(b)) => a == b,
-                _ => a.path() == b.path(),
-            }
-        }
-        (Kind::Postgres, Kind::Postgres) => a.location() == b.location(),
-        _ => false,
-    }
-}
-
 /// Prepares the destination: a writable source is migrated as the bot would (a new SQLite file
 /// in WAL mode); a read-only one, written offline, gets the schema if it is new, and must
 /// otherwise already have every column of the chat tables.
@@ -307,9 +433,9 @@ fn prepare_destination(to: &SourceConfig) -> Result<Db, Failure> {
     let what = format!("cannot prepare `{}` ({})", to.name(), to.location());
     let mut db =
         Db::open(to, Access::Create).map_err(|e| Failure::Failed(format!("{what}: {e}")))?;
-    let state = db.state().map_err(failed(&what))?;
+    let state = db.state().map_err(|e| Failure::Failed(format!("{what}: {e}")))?;
     if !to.is_readonly() || state == SchemaState::Empty {
-        db.migrate().map_err(|e| Failure::Failed(format!("{what}: {}", describe(&e))))?;
+        db.migrate().map_err(|e| Failure::Failed(format!("{what}: {e}")))?;
     }
     schema_holds_chat_tables(&mut db, to)?;
     Ok(db)
@@ -317,8 +443,9 @@ fn prepare_destination(to: &SourceConfig) -> Result<Db, Failure> {
 
 /// Every column of every chat table is in the database.
 fn schema_holds_chat_tables(db: &mut Db, s: &SourceConfig) -> Result<(), Failure> {
-    let mismatches =
-        db.check().map_err(failed(&format!("cannot read the schema of `{}`", s.name())))?;
+    let mismatches = db
+        .check()
+        .map_err(|e| Failure::Failed(format!("cannot read the schema of `{}`: {e}", s.name())))?;
     let chat_tables: Vec<String> = chat_tables().iter().map(|t| t.name.clone()).collect();
     let relevant: Vec<String> = mismatches
         .iter()
@@ -342,6 +469,9 @@ fn schema_holds_chat_tables(db: &mut Db, s: &SourceConfig) -> Result<(), Failure
 /// Every row of `held` is in `found`, value for value by the columns' types (each found row
 /// counts once), and `found` holds no fewer rows.
 fn all_found(table: &Schema, held: &[Row], found: &[Row]) -> bool {
+    if found.len() < held.len() {
+        return false;
+    }
     let mut unmatched: HashMap<Vec<Option<String>>, usize> = HashMap::new();
     for row in found {
         *unmatched.entry(canonical_row(table, row)).or_default() += 1;
@@ -355,20 +485,21 @@ fn all_found(table: &Schema, held: &[Row], found: &[Row]) -> bool {
     })
 }
 
-fn copy_and_delete(
-    from: &SourceConfig,
-    to: &SourceConfig,
-    chat: i64,
-    bar: &ProgressBar,
-) -> Result<Vec<TableMove>, Failure> {
-    let mut dest = prepare_destination(to)?;
+/// The chat's rows, read from the origin under its write lock.
+struct Locked {
+    origin: Db,
+    held: Vec<Vec<Row>>,
+}
+
+/// Takes the origin's write lock, held until its rows are deleted (the bot's writes wait), and
+/// reads the chat's rows under it.
+fn lock(from: &SourceConfig, chat: i64) -> Result<Locked, Failure> {
     let mut origin = Db::open(from, Access::Write).map_err(|e| {
         Failure::Failed(format!("cannot open `{}` ({}): {e}", from.name(), from.location()))
     })?;
     schema_holds_chat_tables(&mut origin, from)?;
     let tables = chat_tables();
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-    // The origin's write lock, held until its rows are deleted: the bot's writes wait.
     origin.begin_locked(&names).map_err(|e| {
         Failure::Failed(format!(
             "`{}` is busy: its write lock stayed taken longer than its timeout ({:?}): {}; try \
@@ -382,9 +513,22 @@ fn copy_and_delete(
     for table in &tables {
         held.push(origin.rows(table, chat).map_err(failed(&format!("reading `{}`", table.name)))?);
     }
+    Ok(Locked { origin, held })
+}
+
+/// Copies the held rows into the destination and verifies them there, in one transaction of the
+/// destination, committed when every table holds every row.
+fn copy_and_verify(
+    to: &SourceConfig,
+    from: &SourceConfig,
+    chat: i64,
+    held: &[Vec<Row>],
+    bar: &ProgressBar,
+) -> Result<Vec<TableMove>, Failure> {
+    let mut dest = prepare_destination(to)?;
     dest.begin().map_err(failed(&format!("cannot take the write lock of `{}`", to.name())))?;
     let mut moves = Vec::new();
-    for (i, (table, rows)) in tables.iter().zip(&held).enumerate() {
+    for (i, (table, rows)) in chat_tables().into_iter().zip(held).enumerate() {
         bar.set_message(table.name.clone());
         for row in rows {
             dest.upsert(table, row).map_err(failed(&format!("copying `{}`", table.name)))?;
@@ -394,7 +538,7 @@ fn copy_and_delete(
         }
         let found =
             dest.rows(table, chat).map_err(failed(&format!("verifying `{}`", table.name)))?;
-        if found.len() < rows.len() || !all_found(table, rows, &found) {
+        if !all_found(table, rows, &found) {
             return Err(Failure::Failed(format!(
                 "verification failed for `{}`: {} row(s) in `{}`, {} in `{}`, not all found \
                  identical; nothing was deleted, and running the same command again retries the \
@@ -416,9 +560,18 @@ fn copy_and_delete(
         bar.inc(1);
     }
     dest.batch("COMMIT;").map_err(failed(&format!("committing the copy into `{}`", to.name())))?;
-    drop(dest);
-    failpoint("copied");
-    for table in &mut moves {
+    Ok(moves)
+}
+
+/// Deletes the moved rows from the origin, as many as were verified, and commits (releasing the
+/// origin's write lock).
+fn delete(
+    origin: &mut Db,
+    from: &SourceConfig,
+    chat: i64,
+    moves: &mut [TableMove],
+) -> Result<(), Failure> {
+    for table in moves.iter_mut() {
         let deleted = origin
             .delete(&table.table, chat)
             .map_err(failed(&format!("deleting from `{}`", table.table)))?;
@@ -436,7 +589,20 @@ fn copy_and_delete(
     }
     origin
         .batch("COMMIT;")
-        .map_err(failed(&format!("committing the deletion from `{}`", from.name())))?;
+        .map_err(failed(&format!("committing the deletion from `{}`", from.name())))
+}
+
+/// Moves every row of `chat` from `from` to `to`: lock, copy, verify, delete.
+pub(crate) fn move_rows(
+    from: &SourceConfig,
+    to: &SourceConfig,
+    chat: i64,
+    bar: &ProgressBar,
+) -> Result<Vec<TableMove>, Failure> {
+    let Locked { mut origin, held } = lock(from, chat)?;
+    let mut moves = copy_and_verify(to, from, chat, &held, bar)?;
+    failpoint("copied");
+    delete(&mut origin, from, chat, &mut moves)?;
     failpoint("deleted");
     Ok(moves)
 }

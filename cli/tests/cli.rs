@@ -203,10 +203,11 @@ fn check_finds_what_would_fail_at_run_time() {
             "no error about {source:?} saying {words:?} in {errors:#?}"
         );
     };
-    about(Some("gone"), "is missing; a read-only source is never created");
+    // The messages are those `Database::open` fails with.
+    about(Some("gone"), "does not exist; read-only sources are never created");
     about(Some("old"), "table `bayes_classes` is missing");
-    about(Some("nowhere"), "does not exist, so");
-    about(None, "two writable sources would compete for the file's lock");
+    about(Some("nowhere"), "does not exist; create it first");
+    about(Some("again"), "two writable sources on one file would compete for its lock");
     assert_eq!(report["errors"], errors.len());
     let schema: Vec<&str> = report["sources"]
         .as_array()
@@ -218,7 +219,7 @@ fn check_finds_what_would_fail_at_run_time() {
     // The same in words, on standard output, with the exit status of a finding.
     let run = multisource(&["check", "--config", &s(&config)]);
     assert_eq!(run.code, Some(1));
-    assert!(run.stdout.contains("error: `gone`: the file"), "{}", run.stdout);
+    assert!(run.stdout.contains("error: read-only source `gone`: "), "{}", run.stdout);
 }
 
 #[test]
@@ -306,7 +307,7 @@ fn status_counts_rows_sizes_and_chats_per_source() {
 fn migrate_adopts_python_files_applies_what_is_pending_and_never_touches_read_only_sources() {
     let dir = tempfile::tempdir().unwrap();
     let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/gromozeka/bot-v6.db");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gromozeka/bot-v6.db");
     let python = dir.path().join("python.db");
     std::fs::copy(&fixture, &python).unwrap();
     let archive = dir.path().join("archive.db");

@@ -43,9 +43,9 @@ pub use crate::models::{
 };
 pub use multisource_macros::{read, write};
 pub use multisource_router::{
-    Access, Config, ConfigBuilder, Conn, Durability, Error, Kind, Mismatch, OnSourceError,
-    RefusedBy, Result, Route, Router, SchemaState, SourceConfig, SourceInfo, SourceStats, Stats,
-    Tier, TierCounts,
+    Access, Config, ConfigBuilder, Conn, Durability, Error, Finding, InvalidArgument, Kind,
+    Mismatch, OnSourceError, PoolRole, Preflight, RefusedBy, Result, Route, Router, SchemaState,
+    Severity, SourceConfig, SourceInfo, SourceReport, SourceStats, Stats, Tier, TierCounts,
 };
 /// The diesel tables of the schema.
 pub use multisource_schema as schema;

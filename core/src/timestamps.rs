@@ -8,11 +8,36 @@
 //!
 //! A bot's own models can use them the same way:
 //! `#[diesel(deserialize_as = multisource::timestamps::Stamp)] pub date: NaiveDateTime`.
+//!
+//! Timestamps are stored as text and compared as text, which orders them as time only for the
+//! years 0000 to 9999; [`checked`] refuses the others (a bot's own queries should call it on the
+//! timestamps they are given, as the library's do).
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::sql_types::{Nullable, Timestamp};
 use diesel::sqlite::{Sqlite, SqliteValue};
+
+/// The earliest and latest years a stored timestamp may have.
+pub const YEARS: std::ops::RangeInclusive<i32> = 0..=9999;
+
+/// `at`, when its year is one a stored timestamp may have (0000 to 9999); otherwise an error for
+/// the query to return, which the call reports as `Error::InvalidArgument` naming `parameter`.
+pub fn checked(parameter: &str, at: NaiveDateTime) -> diesel::QueryResult<NaiveDateTime> {
+    match YEARS.contains(&at.year()) {
+        true => Ok(at),
+        false => Err(diesel::result::Error::SerializationError(Box::new(
+            multisource_router::InvalidArgument {
+                parameter: parameter.to_owned(),
+                problem: format!(
+                    "is {at}, in the year {}; timestamps are stored as text, which sorts as time \
+                     only for the years 0000 to 9999, so give one within them",
+                    at.year()
+                ),
+            },
+        ))),
+    }
+}
 
 /// A `TIMESTAMP NOT NULL` column, decoded fast: use it as `deserialize_as` of a `NaiveDateTime`
 /// field.

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use multisource_migrations::{MigrationError, Mismatch};
 
+use crate::route::Access;
+
 /// `Result` with multisource's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -19,6 +21,44 @@ pub enum RefusedBy {
     /// The PostgreSQL server refused it: the statement ran in a session opened read-only
     /// (`default_transaction_read_only`).
     Postgres,
+}
+
+/// A value a call was given that multisource cannot store faithfully, as a query returns it:
+/// wrap it in `diesel::result::Error::SerializationError`, and the call fails with
+/// [`Error::InvalidArgument`] naming the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{parameter}` {problem}")]
+pub struct InvalidArgument {
+    /// The parameter, as the method names it.
+    pub parameter: String,
+    /// What is wrong with its value and what is accepted.
+    pub problem: String,
+}
+
+/// Which of a source's pools a connection was wanted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PoolRole {
+    /// A SQLite source's read-only readers, or a PostgreSQL source's read-only sessions.
+    Readers,
+    /// A SQLite source's single writer.
+    Writer,
+    /// A PostgreSQL source's sessions for writes.
+    Writers,
+}
+
+impl PoolRole {
+    /// The whole pool, in words: `its single writer`, `its only reader`, `all 3 of its readers`.
+    pub fn describe(self, size: u32) -> String {
+        let (one, many) = match self {
+            PoolRole::Readers => ("reader", "readers"),
+            PoolRole::Writer => return "its single writer".to_owned(),
+            PoolRole::Writers => ("writer session", "writer sessions"),
+        };
+        match size {
+            1 => format!("its only {one}"),
+            n => format!("all {n} of its {many}"),
+        }
+    }
 }
 
 /// Everything that can go wrong in multisource. Every variant that concerns a source names it.
@@ -54,6 +94,28 @@ pub enum Error {
         /// Which layer refused the write.
         refused_by: RefusedBy,
     },
+    /// SQL inside a query or a closure tried something multisource refuses there: what would
+    /// escape the call's transaction, reach another database file, or stay on the pooled
+    /// connection for later calls. Nothing of it ran.
+    #[error(
+        "source `{source_name}`: `{statement}` is not allowed inside a {} call, and nothing of it \
+         ran: a query or closure may not attach databases, vacuum, end or commit the call's \
+         transaction, change pragmas or create temporary objects (see the README's \"What a \
+         closure may not do\")",
+        access.as_str()
+    )]
+    NotAllowed {
+        /// The source the call ran on.
+        source_name: String,
+        /// What was refused, as the authorizer saw it (`ATTACH`, `COMMIT`,
+        /// `PRAGMA query_only = 0`).
+        statement: String,
+        /// Whether the call was a read or a write.
+        access: Access,
+    },
+    /// A call was given a value multisource cannot store faithfully; nothing was written.
+    #[error("invalid argument: {0}; nothing was written or read")]
+    InvalidArgument(InvalidArgument),
     /// A read tried to write. Reads run on read-only connections, even on writable sources.
     #[error(
         "a read on source `{source_name}` tried to write, and SQLite refused it: reads run on \
@@ -77,28 +139,26 @@ pub enum Error {
         /// What the pool reported: the last error when it could not open a connection.
         detail: String,
     },
-    /// The database stayed locked by another connection or process past the source's timeout.
-    #[error(
-        "source `{source_name}` stayed locked by another connection or process for more than {}s; \
-         raise its `timeout`, or find the process holding a long transaction on {}",
-        timeout.as_secs_f64(),
-        path.display()
-    )]
+    /// The database was locked by another connection or process, and stayed locked past the
+    /// source's timeout, or could not be waited for.
+    #[error("{}", busy_message(source_name, path, *timeout, *waited))]
     Busy {
         /// The source.
         source_name: String,
         /// The database file (for a PostgreSQL source, its URL without the password).
         path: PathBuf,
-        /// The busy timeout that passed (the source's `timeout`).
+        /// The source's `timeout`: how long a lock is waited for.
         timeout: Duration,
+        /// How long the call really waited before it gave up: about `timeout`, or nothing when
+        /// SQLite answered busy at once because waiting could only deadlock.
+        waited: Duration,
     },
-    /// A query failed.
-    #[error("query on source `{source_name}` failed")]
+    /// A query failed; the message carries the database's own.
+    #[error("query on source `{source_name}` failed: {}", database_message(error))]
     Query {
         /// The source.
         source_name: String,
-        /// Diesel's error.
-        #[source]
+        /// Diesel's error (its text is in the message).
         error: diesel::result::Error,
     },
     /// The source's file is not a SQLite database, or is damaged.
@@ -185,9 +245,10 @@ impl Error {
     /// The source the error concerns, when there is one.
     pub fn source_name(&self) -> Option<&str> {
         match self {
-            Error::Config { .. } | Error::UnknownSource { .. } => None,
+            Error::Config { .. } | Error::UnknownSource { .. } | Error::InvalidArgument(_) => None,
             Error::ReadOnlySource { source_name, .. }
             | Error::WriteInRead { source_name }
+            | Error::NotAllowed { source_name, .. }
             | Error::PoolTimeout { source_name, .. }
             | Error::Busy { source_name, .. }
             | Error::Query { source_name, .. }
@@ -241,6 +302,40 @@ fn read_only_message(source: &str, by: RefusedBy) -> String {
             "source `{source}` is read-only and the PostgreSQL server refused the write (the \
              session is read-only); nothing was written"
         ),
+    }
+}
+
+fn busy_message(
+    source: &str,
+    path: &std::path::Path,
+    timeout: Duration,
+    waited: Duration,
+) -> String {
+    let place = path.display();
+    match waited < timeout / 2 {
+        true => format!(
+            "source `{source}` is locked by another connection or process, and SQLite answered \
+             busy after {:.3}s without waiting its `timeout` of {}s, because waiting could only \
+             deadlock (the other side holds a lock this call needs to upgrade); retry the call, \
+             or find the process writing to {place}",
+            waited.as_secs_f64(),
+            timeout.as_secs_f64()
+        ),
+        false => format!(
+            "source `{source}` stayed locked by another connection or process: the call waited \
+             {:.3}s (its `timeout` is {}s); raise `timeout`, or find the process holding a long \
+             transaction on {place}",
+            waited.as_secs_f64(),
+            timeout.as_secs_f64()
+        ),
+    }
+}
+
+/// The database's own message of a diesel error, or diesel's text of it.
+fn database_message(error: &diesel::result::Error) -> String {
+    match error {
+        diesel::result::Error::DatabaseError(_, info) => info.message().to_owned(),
+        other => other.to_string(),
     }
 }
 

@@ -11,11 +11,9 @@
 //! every call from then on, with an error naming it and its file, so that nothing more is written
 //! into a damaged file.
 
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How often the maintenance thread checks every source's file.
@@ -24,13 +22,12 @@ pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(200);
 /// A write checks that its file is still in place at most this often.
 pub(crate) const WRITE_CHECK_EVERY: Duration = Duration::from_millis(1);
 
+use crate::sqlite::file::{FileId, OpenFile};
+
 const OK: u8 = 0;
 const GONE: u8 = 1;
 const NOT_A_DATABASE: u8 = 2;
 const DAMAGED: u8 = 3;
-
-/// The first 16 bytes of every SQLite database file.
-const HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// What went wrong with a source's file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +44,9 @@ pub(crate) enum Fault {
 #[derive(Debug)]
 pub(crate) struct Health {
     path: PathBuf,
-    /// The file's device and inode when the source was opened.
-    identity: Option<(u64, u64)>,
+    /// The file, through the one descriptor the process keeps on it (read with `pread`: opening
+    /// and closing the file here would release SQLite's locks, see [`crate::sqlite::file`]).
+    file: Arc<OpenFile>,
     fault: AtomicU8,
     /// When a write last checked the path, in nanoseconds since `epoch`.
     checked: AtomicU64,
@@ -58,11 +56,11 @@ pub(crate) struct Health {
 }
 
 impl Health {
-    /// Starts watching `path`, which must exist now.
-    pub(crate) fn new(path: &Path) -> Health {
+    /// Starts watching the file opened at `path`.
+    pub(crate) fn new(path: PathBuf, file: Arc<OpenFile>) -> Health {
         Health {
-            path: path.to_path_buf(),
-            identity: identity(path),
+            path,
+            file,
             fault: AtomicU8::new(OK),
             checked: AtomicU64::new(0),
             // Set back by one period, so that the first write checks.
@@ -88,9 +86,9 @@ impl Health {
         if let Some(fault) = self.fault() {
             return Some(fault);
         }
-        let found = match identity(&self.path) {
-            now if now != self.identity => Some(Fault::Gone),
-            _ if !has_header(&self.path) => Some(Fault::NotADatabase),
+        let found = match FileId::at(&self.path) {
+            now if now != Some(self.file.id()) => Some(Fault::Gone),
+            _ if !self.file.has_header() => Some(Fault::NotADatabase),
             _ => None,
         };
         if let Some(fault) = found {
@@ -147,20 +145,6 @@ impl Health {
     }
 }
 
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-fn has_header(path: &Path) -> bool {
-    let mut header = [0u8; 16];
-    match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)) {
-        Ok(()) => &header == HEADER,
-        // A file shorter than a header is not a database; one that cannot be read now is left
-        // to the calls to report.
-        Err(e) => e.kind() != std::io::ErrorKind::UnexpectedEof,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,28 +154,31 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("multisource-health-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.db");
-        let mut header = HEADER.to_vec();
+        let mut header = crate::sqlite::file::HEADER.to_vec();
         header.resize(4096, 0);
         std::fs::write(&path, &header).unwrap();
+        let watch = |path: &std::path::Path| {
+            Health::new(path.to_path_buf(), OpenFile::acquire(path, true).unwrap())
+        };
 
-        let health = Health::new(&path);
+        let health = watch(&path);
         assert_eq!(health.check(), None);
         std::fs::write(&path, vec![7u8; 4096]).unwrap();
         assert_eq!(health.check(), Some(Fault::NotADatabase));
         assert_eq!(health.fault(), Some(Fault::NotADatabase), "the first fault stays");
 
         std::fs::write(&path, &header).unwrap();
-        let health = Health::new(&path);
+        let health = watch(&path);
         health.damaged();
         assert_eq!(health.fault(), Some(Fault::Damaged), "SQLite's word is enough");
 
-        let health = Health::new(&path);
+        let health = watch(&path);
         let other = dir.join("b.db");
         std::fs::write(&other, &header).unwrap();
         std::fs::rename(&other, &path).unwrap();
         assert_eq!(health.check(), Some(Fault::Gone), "another file in its place");
 
-        let health = Health::new(&path);
+        let health = watch(&path);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(health.check_after_write(), Some(Fault::Gone));
         let _ = std::fs::remove_dir_all(&dir);

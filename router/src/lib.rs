@@ -20,25 +20,31 @@ mod error;
 mod health;
 mod helpers;
 mod maintenance;
+mod opened;
 #[cfg(feature = "postgres")]
 mod pg;
-mod qpsg;
+mod preflight;
 mod route;
 mod router;
 mod slots;
 mod source;
+mod sqlite;
 mod stats;
 
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_POOL_SIZE, DEFAULT_SOURCE_NAME, DEFAULT_TIMEOUT_SECS,
-    Durability, MAX_POOL_SIZE, MAX_TIMEOUT_SECS, OnSourceError, SourceConfig,
+    Durability, MAX_POOL_SIZE, MAX_TIMEOUT_SECS, MappingEdit, OnSourceError, SourceConfig,
+    replace_file, sync_folder,
 };
 pub use crate::conn::{Conn, Kind};
-pub use crate::error::{Error, RefusedBy, Result};
+pub use crate::error::{Error, InvalidArgument, PoolRole, RefusedBy, Result};
+pub use crate::opened::{Opened, Purpose};
 #[cfg(feature = "postgres")]
 pub use crate::pg::postgres_session;
+pub use crate::preflight::{Finding, Preflight, Severity, SourceReport, same_place};
 pub use crate::route::{Access, Route, Tier};
 pub use crate::router::Router;
-pub use crate::source::{SourceInfo, sqlite_uri};
+pub use crate::source::SourceInfo;
+pub use crate::sqlite::sqlite_uri;
 pub use crate::stats::{SourceStats, Stats, TierCounts};
 pub use multisource_migrations::{Mismatch, SchemaState};

@@ -19,11 +19,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use diesel::Connection;
-use diesel::SqliteConnection;
 use diesel::connection::SimpleConnection;
 
 use crate::health::{self, Health};
+use crate::sqlite::{Guarded, OpenMode};
 
 /// A source's writes between two kicks of the checkpointer.
 pub(crate) const KICK_EVERY: u32 = 64;
@@ -36,10 +35,10 @@ pub(crate) const BACKSTOP_PAGES: u32 = 4_000;
 pub(crate) struct Target {
     /// The source's name, for warnings.
     pub(crate) name: Box<str>,
-    /// The URI to open it read-write.
-    pub(crate) uri: String,
-    /// The source's busy timeout, in milliseconds.
-    pub(crate) busy_timeout_ms: u128,
+    /// The source's file.
+    pub(crate) path: std::path::PathBuf,
+    /// The source's busy timeout.
+    pub(crate) timeout: std::time::Duration,
 }
 
 /// The maintenance thread of a router, and the counters the writers kick it with.
@@ -112,7 +111,7 @@ impl Maintenance {
 /// The thread: check the files every [`health::CHECK_EVERY`], checkpoint the sources that are
 /// due when kicked, repeat until closing.
 fn run(shared: &Shared, targets: &[Target], watched: &[Arc<Health>]) {
-    let mut connections: Vec<Option<SqliteConnection>> = targets.iter().map(|_| None).collect();
+    let mut connections: Vec<Option<Guarded>> = targets.iter().map(|_| None).collect();
     let mut next_check = Instant::now();
     loop {
         if Instant::now() >= next_check {
@@ -144,7 +143,7 @@ fn run(shared: &Shared, targets: &[Target], watched: &[Arc<Health>]) {
                 shared.open[index].store(connections[index].is_some(), Ordering::Relaxed);
             }
             let Some(conn) = connections[index].as_mut() else { continue };
-            match conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+            match conn.conn().batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
                 Ok(()) => {
                     shared.done[index].fetch_add(1, Ordering::Relaxed);
                 }
@@ -164,12 +163,8 @@ fn run(shared: &Shared, targets: &[Target], watched: &[Arc<Health>]) {
     }
 }
 
-fn open(target: &Target) -> Option<SqliteConnection> {
-    let opened = SqliteConnection::establish(&target.uri).and_then(|mut conn| {
-        conn.batch_execute(&format!("PRAGMA busy_timeout = {};", target.busy_timeout_ms))
-            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-        Ok(conn)
-    });
+fn open(target: &Target) -> Option<Guarded> {
+    let opened = crate::sqlite::connect(&target.path, OpenMode::ReadWrite, target.timeout, "");
     match opened {
         Ok(conn) => Some(conn),
         Err(error) => {

@@ -19,10 +19,11 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use multisource_migrations::postgres as schema;
+use multisource_migrations::{MigrationError, SchemaState};
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::config::SourceConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, PoolRole, Result};
 use crate::route::Access;
 use crate::source::{SourceId, SourceInfo};
 use crate::stats::Counters;
@@ -38,12 +39,12 @@ pub(crate) struct Pools {
 
 impl Pools {
     pub(crate) fn reader(&self, id: &SourceId, counters: &Counters) -> Result<Pooled> {
-        lease(&self.readers, id, counters)
+        lease(&self.readers, id, counters, PoolRole::Readers)
     }
 
     /// `None` when the source is read-only.
     pub(crate) fn writer(&self, id: &SourceId, counters: &Counters) -> Option<Result<Pooled>> {
-        self.writers.as_ref().map(|pool| lease(pool, id, counters))
+        self.writers.as_ref().map(|pool| lease(pool, id, counters, PoolRole::Writers))
     }
 
     pub(crate) fn open_connections(&self) -> u32 {
@@ -56,10 +57,11 @@ fn lease(
     pool: &Pool<ConnectionManager<PgConnection>>,
     id: &SourceId,
     counters: &Counters,
+    role: PoolRole,
 ) -> Result<Pooled> {
     pool.get_timeout(id.timeout).map_err(|e| {
         counters.checkout_timeout();
-        id.pool_error(&e)
+        id.pool_error(&e, role, pool.max_size())
     })
 }
 
@@ -114,6 +116,49 @@ pub fn postgres_session(
     Ok(conn)
 }
 
+/// What the preflight finds of a PostgreSQL source, through a read-only session: the error
+/// opening it would fail with, if any.
+pub(crate) fn inspect(source: &SourceConfig) -> crate::preflight::Inspected {
+    use crate::preflight::{Inspected, SourceReport};
+    let id = SourceId::postgres(source);
+    let mut inspected = Inspected {
+        report: SourceReport { name: source.name().to_owned(), ..SourceReport::default() },
+        ..Inspected::default()
+    };
+    let read = (|| -> Result<()> {
+        let url = source.url().unwrap_or_default();
+        let mut conn = postgres_session(url, id.timeout, true).map_err(|e| id.open_error(e))?;
+        inspected.report.exists = true;
+        let state = schema::state(&mut conn).map_err(|e| id.query_error(e, Access::Read))?;
+        inspected.report.mismatches =
+            schema::check(&mut conn).map_err(|e| id.query_error(e, Access::Read))?;
+        inspected.report.state = Some(state);
+        Ok(())
+    })();
+    inspected.error = match read {
+        Err(error) => {
+            inspected.report.unreadable = Some(error.to_string());
+            Some(error)
+        }
+        Ok(()) => match (&inspected.report.state, id.readonly) {
+            (Some(SchemaState::Unknown), false) => Some(Error::Migration {
+                source_name: id.name.to_string(),
+                path: id.path.clone(),
+                error: MigrationError::UnknownTables,
+            }),
+            (Some(_), true) if !inspected.report.mismatches.is_empty() => {
+                Some(Error::SchemaMismatch {
+                    source_name: id.name.to_string(),
+                    path: id.path.clone(),
+                    mismatches: inspected.report.mismatches.clone(),
+                })
+            }
+            _ => None,
+        },
+    };
+    inspected
+}
+
 /// Opens a PostgreSQL source: connects, migrates it when writable, checks its schema, builds its
 /// pools.
 pub(crate) fn open(
@@ -147,10 +192,14 @@ pub(crate) fn open(
         false => (id.pool_size / 2).max(1),
     };
     let pool = |access: Access, size: u32| {
+        let role = match access {
+            Access::Read => PoolRole::Readers,
+            Access::Write => PoolRole::Writers,
+        };
         crate::source::pool_builder(size, id.timeout, threads)
             .connection_customizer(Box::new(Session::new(access, id.timeout)))
             .build(ConnectionManager::new(url.clone()))
-            .map_err(|e| id.pool_error(&e))
+            .map_err(|e| id.pool_error(&e, role, size))
     };
     Ok(Pools {
         readers: pool(Access::Read, id.pool_size - writers)?,

@@ -13,8 +13,9 @@ use crate::conn::{Conn, Kind};
 use crate::error::{Error, Result};
 use crate::helpers::{Helpers, PartFn};
 use crate::maintenance::Maintenance;
+use crate::preflight::Preflight;
 use crate::route::{Access, Route, Tier};
-use crate::source::{Leased, Source, SourceInfo};
+use crate::source::{Leased, Source, SourceInfo, explain};
 use crate::stats::Stats;
 
 /// The most helper threads a router starts for reads of every source.
@@ -62,26 +63,11 @@ impl Router {
                 .thread_name_pattern("multisource-pool-{}")
                 .build(),
         );
+        // What `multisource check` reports: the first error found fails the open, before any
+        // source is opened.
+        Preflight::run(&config).into_result()?;
         let mut sources: Vec<Source> = Vec::with_capacity(config.sources().len());
         for source_config in config.sources() {
-            if !source_config.is_readonly() && source_config.kind() == Kind::Sqlite {
-                let path = std::path::absolute(source_config.path())
-                    .unwrap_or_else(|_| source_config.path().to_path_buf());
-                let twin = sources.iter().find(|s| {
-                    !s.id.readonly && s.id.kind == Kind::Sqlite && same_file(&s.info.path, &path)
-                });
-                if let Some(other) = twin {
-                    return Err(Error::Open {
-                        source_name: source_config.name().to_owned(),
-                        path,
-                        detail: format!(
-                            "the writable source `{}` is the same file; two writable sources on \
-                             one file would compete for its lock, so configure it once",
-                            other.id.name
-                        ),
-                    });
-                }
-            }
             sources.push(Source::open(source_config, &threads)?);
         }
         let by_name: FxHashMap<Box<str>, usize> =
@@ -186,7 +172,7 @@ impl Router {
         source.counters.read(tier);
         trace(op, source, tier, Access::Read);
         let result = source.check_file().and_then(|()| source.reader()).and_then(|mut leased| {
-            query(leased.conn()).map_err(|e| source.id.query_error(e, Access::Read))
+            leased.read(query).map_err(|e| source.id.failure(e, Access::Read, &leased.explain()))
         });
         if let Err(error) = &result {
             source.counters.error();
@@ -209,19 +195,19 @@ impl Router {
         let source = &self.sources[index];
         source.counters.write(tier);
         trace(op, source, tier, Access::Write);
-        let failed = |e| source.id.query_error(e, Access::Write);
         let result = source.check_file().and_then(|()| source.writer()).and_then(|leased| {
             match leased {
                 Leased::Sqlite(mut conn) => {
-                    let value =
-                        conn.immediate_transaction(|c| query(Conn::Sqlite(c))).map_err(failed)?;
+                    let value = conn
+                        .write_transaction(|c| query(Conn::Sqlite(c)))
+                        .map_err(|e| source.id.failure(e, Access::Write, &explain(&conn)))?;
                     // A write into a file removed or replaced meanwhile is not acknowledged.
                     source.check_after_write(&mut conn).map(|()| value)
                 }
                 #[cfg(feature = "postgres")]
-                Leased::Postgres(mut conn) => {
-                    conn.transaction(|c| query(Conn::Pg(c))).map_err(failed)
-                }
+                Leased::Postgres(mut conn) => conn
+                    .transaction(|c| query(Conn::Pg(c)))
+                    .map_err(|e| source.id.query_error(e, Access::Write)),
             }
         });
         match (&result, source.checkpoint) {
@@ -260,7 +246,9 @@ impl Router {
             let started = Instant::now();
             let result =
                 source.check_file().and_then(|()| source.reader()).and_then(|mut leased| {
-                    query(leased.conn()).map_err(|e| source.id.query_error(e, Access::Read))
+                    leased
+                        .read(&query)
+                        .map_err(|e| source.id.failure(e, Access::Read, &leased.explain()))
                 });
             source.counters.fan_out_took(started.elapsed());
             if let Err(error) = &result {
@@ -343,13 +331,4 @@ fn trace(op: &'static str, source: &Source, tier: Tier, access: Access) {
         access = access.as_str(),
         "routed",
     );
-}
-
-/// True when two paths name the same file: equal once canonicalised, or equal as given when the
-/// files do not exist yet.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }

@@ -16,14 +16,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use diesel::SqliteConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection, R2D2Connection};
+use r2d2::{Pool, PooledConnection};
 
-type Pooled = PooledConnection<ConnectionManager<SqliteConnection>>;
+use crate::sqlite::{Guarded, Manager};
+
+type Pooled = PooledConnection<Manager>;
 
 /// The connections of one r2d2 pool, in slots.
 pub(crate) struct Slots {
-    pool: Pool<ConnectionManager<SqliteConnection>>,
+    pool: Pool<Manager>,
     slots: Box<[Mutex<Option<Pooled>>]>,
     waiters: AtomicUsize,
     wait_lock: Mutex<()>,
@@ -48,7 +49,7 @@ pub(crate) enum Unavailable {
 }
 
 impl Slots {
-    pub(crate) fn new(pool: Pool<ConnectionManager<SqliteConnection>>) -> Slots {
+    pub(crate) fn new(pool: Pool<Manager>) -> Slots {
         let slots = (0..pool.max_size()).map(|_| Mutex::new(None)).collect();
         Slots {
             pool,
@@ -57,6 +58,11 @@ impl Slots {
             wait_lock: Mutex::new(()),
             freed: Condvar::new(),
         }
+    }
+
+    /// The most connections the pool opens.
+    pub(crate) fn size(&self) -> u32 {
+        self.pool.max_size()
     }
 
     /// The connections open now.
@@ -151,9 +157,9 @@ fn home_slot(count: usize) -> usize {
 }
 
 impl Deref for Lease<'_> {
-    type Target = SqliteConnection;
+    type Target = Guarded;
 
-    fn deref(&self) -> &SqliteConnection {
+    fn deref(&self) -> &Guarded {
         match self.slot.as_deref() {
             Some(Some(conn)) => conn,
             _ => unreachable!("a lease holds a connection until it is dropped"),
@@ -162,7 +168,7 @@ impl Deref for Lease<'_> {
 }
 
 impl DerefMut for Lease<'_> {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
+    fn deref_mut(&mut self) -> &mut Guarded {
         match self.slot.as_deref_mut() {
             Some(Some(conn)) => conn,
             _ => unreachable!("a lease holds a connection until it is dropped"),
@@ -173,10 +179,10 @@ impl DerefMut for Lease<'_> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let Some(mut slot) = self.slot.take() {
-            // A connection left broken, or by a panic in the middle of a call, goes back to r2d2,
-            // which closes it; the slot opens a new one when it is next needed.
-            let broken = std::thread::panicking()
-                || slot.as_mut().is_some_and(|conn| R2D2Connection::is_broken(&mut **conn));
+            // A connection left broken or inside a transaction, or by a panic in the middle of a
+            // call, goes back to r2d2, which closes it; the slot opens a new one when it is next
+            // needed.
+            let broken = slot.as_mut().is_some_and(|conn| crate::sqlite::is_broken(conn));
             if broken {
                 *slot = None;
             }

@@ -11,25 +11,26 @@
 //! A PostgreSQL source (the `postgres` feature, [`crate::pg`]) has a pool of read-only sessions
 //! and, when writable, a pool of sessions for writes.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::r2d2::Pool;
 use diesel::sql_types::Text;
 use multisource_migrations::SchemaState;
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::config::{Durability, SourceConfig};
 use crate::conn::{Conn, Kind};
-use crate::error::{Error, RefusedBy, Result};
+use crate::error::{Error, InvalidArgument, PoolRole, RefusedBy, Result};
 use crate::health::{Fault, Health};
 use crate::maintenance;
 use crate::route::Access;
 use crate::slots::{Lease, Slots, Unavailable};
+use crate::sqlite::file::{self, OpenFile};
+use crate::sqlite::{self, Guarded, Mode, OpenMode};
 use crate::stats::{Counters, SourceStats};
 
 /// What opening a source found and did.
@@ -56,6 +57,8 @@ pub(crate) struct Source {
     /// The source's index among the checkpointer's targets, when it has background checkpoints.
     pub(crate) checkpoint: Option<usize>,
     pools: Pools,
+    // Last: the descriptor on a SQLite source's file is closed after every connection to it.
+    _file: Option<Arc<OpenFile>>,
 }
 
 /// The connections of a source, of its kind.
@@ -79,14 +82,47 @@ pub(crate) enum Leased<'a> {
 }
 
 impl Leased<'_> {
-    /// The connection, for the query.
-    pub(crate) fn conn(&mut self) -> Conn<'_> {
+    /// Runs a read's query or closure on the connection, under the guard's rules for reads; a
+    /// transaction it left open is rolled back, so that the connection's next read sees the
+    /// latest commits.
+    pub(crate) fn read<T>(
+        &mut self,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+    ) -> QueryResult<T> {
         match self {
-            Leased::Sqlite(lease) => Conn::Sqlite(lease),
+            Leased::Sqlite(lease) => {
+                let guarded: &mut Guarded = lease;
+                let result = guarded.run_as(Mode::Read, |c| query(Conn::Sqlite(c)));
+                if !guarded.in_autocommit() {
+                    // If the rollback fails, the connection is left outside autocommit and the
+                    // lease's end discards it.
+                    let _ = guarded.conn().batch_execute("ROLLBACK;");
+                }
+                result
+            }
             #[cfg(feature = "postgres")]
-            Leased::Postgres(conn) => Conn::Pg(conn),
+            Leased::Postgres(conn) => query(Conn::Pg(conn)),
         }
     }
+
+    /// What SQLite's side of the connection knows of the last failure: the statement the guard
+    /// refused, and how long a wait for a lock lasted.
+    pub(crate) fn explain(&self) -> Explained {
+        match self {
+            Leased::Sqlite(lease) => explain(lease),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(_) => Explained::default(),
+        }
+    }
+}
+
+/// What a connection knows of why a statement failed, beyond diesel's error.
+#[derive(Debug, Default)]
+pub(crate) struct Explained {
+    /// The statement the guard refused.
+    pub(crate) refused: Option<String>,
+    /// How long SQLite waited for a lock before it gave up (`None`: it did not wait).
+    pub(crate) busy_wait: Option<Duration>,
 }
 
 /// What identifies a source in its errors.
@@ -98,8 +134,8 @@ pub(crate) struct SourceId {
     pub(crate) path: PathBuf,
     pub(crate) timeout: Duration,
     pub(crate) pool_size: u32,
-    /// The URI `mode` of readers: `ro`, or `ro&immutable=1` for a frozen archive.
-    read_mode: &'static str,
+    /// How readers open the file: read-only, and immutable for a frozen archive.
+    pub(crate) read_mode: OpenMode,
 }
 
 impl Source {
@@ -125,15 +161,7 @@ impl Source {
 
     #[cfg(feature = "postgres")]
     fn open_postgres(config: &SourceConfig, threads: &Arc<ScheduledThreadPool>) -> Result<Source> {
-        let id = SourceId {
-            name: config.name().into(),
-            readonly: config.is_readonly(),
-            kind: Kind::Postgres,
-            path: PathBuf::from(config.location()),
-            timeout: config.get_timeout(),
-            pool_size: config.get_pool_size(),
-            read_mode: "ro",
-        };
+        let id = SourceId::postgres(config);
         let mut info = SourceInfo {
             config: config.clone(),
             path: id.path.clone(),
@@ -149,38 +177,33 @@ impl Source {
             health: None,
             checkpoint: None,
             pools: Pools::Postgres(pools),
+            _file: None,
         })
     }
 
     fn open_sqlite(config: &SourceConfig, threads: &Arc<ScheduledThreadPool>) -> Result<Source> {
-        let path = std::path::absolute(config.path()).map_err(|e| Error::Open {
-            source_name: config.name().to_owned(),
-            path: config.path().to_path_buf(),
-            detail: format!("cannot make the path absolute: {e}"),
-        })?;
-        let id = SourceId {
-            name: config.name().into(),
-            readonly: config.is_readonly(),
-            kind: Kind::Sqlite,
-            path: path.clone(),
-            timeout: config.get_timeout(),
-            pool_size: config.get_pool_size(),
-            read_mode: if config.is_immutable() { "ro&immutable=1" } else { "ro" },
-        };
+        let id = SourceId::sqlite(config)?;
         let mut info = SourceInfo {
             config: config.clone(),
-            path,
+            path: id.path.clone(),
             state_at_open: SchemaState::Empty,
             applied: Vec::new(),
             adopted_python_version: None,
         };
-        let mut setup = match id.readonly {
-            true => id.prepare_readonly(&mut info)?,
-            false => id.prepare_writable(&mut info)?,
+        let file = match id.readonly {
+            // The preflight's reading, schema check included.
+            true => {
+                let (setup, file, state) = sqlite::open_read_only(&id, config)?;
+                info.state_at_open = state;
+                drop(setup);
+                file
+            }
+            false => {
+                let (mut setup, file) = id.prepare_writable(&mut info)?;
+                id.check_schema(&mut setup)?;
+                file
+            }
         };
-        id.check_schema(&mut setup)?;
-        drop(setup);
-        crate::qpsg::register(&id.path);
         let counters = Arc::<Counters>::default();
         let background = has_background_checkpoints(config);
         let (readers, writer) = match (id.readonly, background) {
@@ -190,16 +213,18 @@ impl Source {
                 Some(id.pool(Access::Write, 1, threads, config)?),
             ),
         };
-        let health = Some(Arc::new(Health::new(&info.path)));
+        let health = Some(Arc::new(Health::new(info.path.clone(), file.clone())));
         let pools = Pools::Sqlite { readers, writer };
-        Ok(Source { id, counters, info, health, checkpoint: None, pools })
+        Ok(Source { id, counters, info, health, checkpoint: None, pools, _file: Some(file) })
     }
 
     /// A connection for reads: read-only (`mode=ro` and `query_only = ON` on SQLite, a read-only
     /// session on PostgreSQL).
     pub(crate) fn reader(&self) -> Result<Leased<'_>> {
         match &self.pools {
-            Pools::Sqlite { readers, .. } => self.lease(readers).map(Leased::Sqlite),
+            Pools::Sqlite { readers, .. } => {
+                self.lease(readers, PoolRole::Readers).map(Leased::Sqlite)
+            }
             #[cfg(feature = "postgres")]
             Pools::Postgres(pools) => pools.reader(&self.id, &self.counters).map(Leased::Postgres),
         }
@@ -209,7 +234,7 @@ impl Source {
     pub(crate) fn writer(&self) -> Result<Leased<'_>> {
         let leased = match &self.pools {
             Pools::Sqlite { writer: Some(slots), .. } => {
-                Some(self.lease(slots).map(Leased::Sqlite))
+                Some(self.lease(slots, PoolRole::Writer).map(Leased::Sqlite))
             }
             #[cfg(feature = "postgres")]
             Pools::Postgres(pools) => {
@@ -245,7 +270,7 @@ impl Source {
 
     /// After a write committed: fails when the file was found removed, replaced or damaged
     /// meanwhile (the write is then not acknowledged; what the writer sees is saved first).
-    pub(crate) fn check_after_write(&self, held: &mut SqliteConnection) -> Result<()> {
+    pub(crate) fn check_after_write(&self, held: &mut Guarded) -> Result<()> {
         match self.health.as_ref().and_then(|h| h.check_after_write()) {
             None => Ok(()),
             Some(fault) => Err(self.file_error(fault, Some(held))),
@@ -255,7 +280,7 @@ impl Source {
     /// The error of a faulted file. When a writable source's file was removed, what the writer
     /// still sees of it is saved first, once, next to it (`VACUUM INTO`): on `held`, the writer
     /// the caller holds, if it holds it.
-    pub(crate) fn file_error(&self, fault: Fault, held: Option<&mut SqliteConnection>) -> Error {
+    pub(crate) fn file_error(&self, fault: Fault, held: Option<&mut Guarded>) -> Error {
         let path = self.id.path.clone();
         let source_name = self.id.name.to_string();
         match fault {
@@ -273,21 +298,20 @@ impl Source {
                     .into(),
             },
             Fault::Gone => {
-                let writable = matches!(self.pools, Pools::Sqlite { writer: Some(_), .. });
-                let saved_to = match (writable, &self.health, held) {
-                    (false, _, _) | (_, None, _) => None,
-                    (true, Some(health), held) => {
+                let writer = match &self.pools {
+                    Pools::Sqlite { writer: Some(writer), .. } => Some(writer),
+                    _ => None,
+                };
+                let saved_to = match (writer, &self.health) {
+                    (Some(writer), Some(health)) => {
                         let outcome = health.rescued(|| {
                             let target = health.rescue_path();
                             let saved = match held {
                                 Some(conn) => vacuum_into(conn, &target),
-                                None => self.writer().map_err(|e| e.to_string()).and_then(
-                                    |mut leased| match leased.conn() {
-                                        Conn::Sqlite(conn) => vacuum_into(conn, &target),
-                                        #[allow(unreachable_patterns)]
-                                        _ => Err("not a SQLite source".to_owned()),
-                                    },
-                                ),
+                                None => self
+                                    .lease(writer, PoolRole::Writer)
+                                    .map_err(|e| e.to_string())
+                                    .and_then(|mut lease| vacuum_into(&mut lease, &target)),
                             };
                             saved.map(|()| target)
                         });
@@ -304,13 +328,14 @@ impl Source {
                             }
                         }
                     }
+                    _ => None,
                 };
                 Error::FileGone { source_name, path, saved_to }
             }
         }
     }
 
-    fn lease<'a>(&'a self, slots: &'a Slots) -> Result<Lease<'a>> {
+    fn lease<'a>(&'a self, slots: &'a Slots, role: PoolRole) -> Result<Lease<'a>> {
         // Before opening a connection, look at the file: r2d2 would retry a missing or broken
         // file for the whole timeout.
         let may_open = || self.health.as_ref().is_none_or(|h| h.check().is_none());
@@ -324,11 +349,11 @@ impl Source {
             Err(unavailable) => {
                 self.counters.checkout_timeout();
                 Err(match unavailable {
-                    Unavailable::Busy => self.id.busy_pool_error(),
-                    Unavailable::Open(error) => self.id.pool_error(&error),
+                    Unavailable::Busy => self.id.busy_pool_error(role, slots.size()),
+                    Unavailable::Open(error) => self.id.pool_error(&error, role, slots.size()),
                     Unavailable::Refused => match self.health.as_ref().and_then(|h| h.fault()) {
                         Some(fault) => self.file_error(fault, None),
-                        None => self.id.busy_pool_error(),
+                        None => self.id.busy_pool_error(role, slots.size()),
                     },
                 })
             }
@@ -354,76 +379,115 @@ impl Source {
     pub(crate) fn checkpoint_target(&self) -> maintenance::Target {
         maintenance::Target {
             name: self.id.name.clone(),
-            uri: sqlite_uri(&self.info.path, "rw"),
-            busy_timeout_ms: self.id.timeout.as_millis(),
+            path: self.info.path.clone(),
+            timeout: self.id.timeout,
         }
     }
 }
 
 impl SourceId {
+    /// The identity of a PostgreSQL source: its URL without the password stands for its path.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres(config: &SourceConfig) -> SourceId {
+        SourceId {
+            name: config.name().into(),
+            readonly: config.is_readonly(),
+            kind: Kind::Postgres,
+            path: PathBuf::from(config.location()),
+            timeout: config.get_timeout(),
+            pool_size: config.get_pool_size(),
+            read_mode: OpenMode::ReadOnly { immutable: false },
+        }
+    }
+
+    /// The identity of a SQLite source, its path made absolute.
+    pub(crate) fn sqlite(config: &SourceConfig) -> Result<SourceId> {
+        let path = std::path::absolute(config.path()).map_err(|e| Error::Open {
+            source_name: config.name().to_owned(),
+            path: config.path().to_path_buf(),
+            detail: format!("cannot make the path absolute: {e}"),
+        })?;
+        Ok(SourceId {
+            name: config.name().into(),
+            readonly: config.is_readonly(),
+            kind: Kind::Sqlite,
+            path,
+            timeout: config.get_timeout(),
+            pool_size: config.get_pool_size(),
+            read_mode: OpenMode::ReadOnly { immutable: config.is_immutable() },
+        })
+    }
+
     /// Opens a writable source's file (creating it if needed), switches it to WAL and migrates it.
-    fn prepare_writable(&self, info: &mut SourceInfo) -> Result<SqliteConnection> {
-        match self.path.parent() {
-            Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => {
-                return Err(self.open_error(format!(
-                    "the folder {} does not exist; create it first",
-                    folder.display()
-                )));
+    /// Another process opening the same new file at the same moment (a second bot instance,
+    /// `multisource migrate`) can make SQLite answer busy without waiting, since waiting could
+    /// only deadlock: those steps are tried again until the source's timeout.
+    pub(crate) fn prepare_writable(
+        &self,
+        info: &mut SourceInfo,
+    ) -> Result<(Guarded, Arc<OpenFile>)> {
+        match file::examine(&self.path) {
+            Ok(_) => {}
+            Err(unusable) => return Err(self.open_error(unusable.describe())),
+        }
+        let started = Instant::now();
+        loop {
+            match self.try_prepare_writable(info) {
+                Err(Error::Busy { waited, .. }) if started.elapsed() + waited < self.timeout => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(Error::Busy { source_name, path, timeout, .. }) => {
+                    return Err(Error::Busy {
+                        source_name,
+                        path,
+                        timeout,
+                        waited: started.elapsed(),
+                    });
+                }
+                other => return other,
             }
-            _ => {}
         }
-        if self.path.is_dir() {
-            return Err(self.open_error("it is a folder, not a database file".into()));
-        }
-        let mut conn = SqliteConnection::establish(&sqlite_uri(&self.path, "rwc"))
-            .map_err(|e| self.open_error(e.to_string()))?;
-        conn.batch_execute(&format!("PRAGMA busy_timeout = {};", self.timeout.as_millis()))
-            .map_err(|e| self.query_error(e, Access::Write))?;
-        let mode = journal_mode(&mut conn, "PRAGMA journal_mode = WAL")
-            .map_err(|e| self.query_error(e, Access::Write))?;
+    }
+
+    fn try_prepare_writable(&self, info: &mut SourceInfo) -> Result<(Guarded, Arc<OpenFile>)> {
+        let mut conn = sqlite::connect(&self.path, OpenMode::Create, self.timeout, "")
+            .map_err(|e| self.open_error(sqlite::describe_open(&e)))?;
+        self.migrate_writable(&mut conn, info)?;
+        let file = OpenFile::acquire(&self.path, true)
+            .map_err(|e| self.open_error(format!("cannot open the file: {e}")))?;
+        Ok((conn, file))
+    }
+
+    /// Switches a writable connection's file to write-ahead logging and brings it to the current
+    /// schema (adopting a file of the Python bot), recording what it found and did in `info`.
+    pub(crate) fn migrate_writable(&self, conn: &mut Guarded, info: &mut SourceInfo) -> Result<()> {
+        let failed = |conn: &Guarded, e| self.failure(e, Access::Write, &explain(conn));
+        let mode =
+            journal_mode(conn.conn(), "PRAGMA journal_mode = WAL").map_err(|e| failed(conn, e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(self.open_error(format!(
                 "cannot switch the file to write-ahead logging (it stays in `{mode}` mode); \
                  put it on a local file system"
             )));
         }
-        info.state_at_open = multisource_migrations::state(&mut conn)
-            .map_err(|e| self.query_error(e, Access::Read))?;
-        let report = multisource_migrations::migrate(&mut conn).map_err(|error| {
-            Error::Migration { source_name: self.name.to_string(), path: self.path.clone(), error }
+        info.state_at_open =
+            multisource_migrations::state(conn.conn()).map_err(|e| failed(conn, e))?;
+        let report = multisource_migrations::migrate(conn.conn()).map_err(|error| match error {
+            multisource_migrations::MigrationError::Query(e) => failed(conn, e),
+            error => Error::Migration {
+                source_name: self.name.to_string(),
+                path: self.path.clone(),
+                error,
+            },
         })?;
         info.applied = report.applied;
         info.adopted_python_version = report.adopted_python_version;
-        Ok(conn)
+        Ok(())
     }
 
-    /// Opens a read-only source's file, which must exist, without writing anything.
-    fn prepare_readonly(&self, info: &mut SourceInfo) -> Result<SqliteConnection> {
-        match fs::metadata(&self.path) {
-            Ok(meta) if meta.is_dir() => {
-                return Err(self.open_error("it is a folder, not a database file".into()));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::MissingFile {
-                    source_name: self.name.to_string(),
-                    path: self.path.clone(),
-                });
-            }
-            Err(e) => return Err(self.open_error(e.to_string())),
-        }
-        let mut conn = SqliteConnection::establish(&sqlite_uri(&self.path, self.read_mode))
-            .map_err(|e| self.open_error(e.to_string()))?;
-        conn.batch_execute(&reader_pragmas(self.timeout))
-            .map_err(|e| self.query_error(e, Access::Read))?;
-        info.state_at_open = multisource_migrations::state(&mut conn)
-            .map_err(|e| self.query_error(e, Access::Read))?;
-        Ok(conn)
-    }
-
-    fn check_schema(&self, conn: &mut SqliteConnection) -> Result<()> {
-        let mismatches =
-            multisource_migrations::check(conn).map_err(|e| self.query_error(e, Access::Read))?;
+    fn check_schema(&self, conn: &mut Guarded) -> Result<()> {
+        let mismatches = multisource_migrations::check(conn.conn())
+            .map_err(|e| self.failure(e, Access::Read, &explain(conn)))?;
         match mismatches.is_empty() {
             true => Ok(()),
             false => Err(Error::SchemaMismatch {
@@ -441,47 +505,72 @@ impl SourceId {
         threads: &Arc<ScheduledThreadPool>,
         config: &SourceConfig,
     ) -> Result<Slots> {
-        let (mode, pragmas) = match access {
-            Access::Read => (self.read_mode, reader_pragmas(self.timeout)),
-            Access::Write => ("rwc", writer_pragmas(self.timeout, config)),
+        let (mode, pragmas, role) = match access {
+            Access::Read => (self.read_mode, String::new(), PoolRole::Readers),
+            Access::Write => (OpenMode::Create, writer_pragmas(config), PoolRole::Writer),
         };
+        let manager =
+            sqlite::Manager { path: self.path.clone(), mode, timeout: self.timeout, pragmas };
         pool_builder(size, self.timeout, threads)
-            .connection_customizer(Box::new(Pragmas(pragmas)))
-            .build(ConnectionManager::new(sqlite_uri(&self.path, mode)))
+            .build(manager)
             .map(Slots::new)
-            .map_err(|e| self.pool_error(&e))
+            .map_err(|e| self.pool_error(&e, role, size))
     }
 
     pub(crate) fn open_error(&self, detail: String) -> Error {
         Error::Open { source_name: self.name.to_string(), path: self.path.clone(), detail }
     }
 
-    pub(crate) fn pool_error(&self, error: &r2d2::Error) -> Error {
+    /// No connection of the pool `role` (of `size` connections) could be opened in time.
+    pub(crate) fn pool_error(&self, error: &r2d2::Error, role: PoolRole, size: u32) -> Error {
         let detail = error.to_string();
         let detail = detail.strip_prefix("timed out waiting for connection: ").unwrap_or(&detail);
         let detail = match detail == "timed out waiting for connection" {
-            true => format!("no connection could be opened in time ({} at most)", self.pool_size),
-            false => format!("the last attempt to connect failed: {detail}"),
+            true => format!("{} could not be opened in time", role.describe(size)),
+            false => format!("{} could not be opened: {detail}", role.describe(size)),
         };
         Error::PoolTimeout { source_name: self.name.to_string(), timeout: self.timeout, detail }
     }
 
-    fn busy_pool_error(&self) -> Error {
+    /// Every connection of the pool `role` (of `size` connections) stayed leased.
+    fn busy_pool_error(&self, role: PoolRole, size: u32) -> Error {
         Error::PoolTimeout {
             source_name: self.name.to_string(),
             timeout: self.timeout,
-            detail: format!("all {} connection(s) were busy", self.pool_size),
+            detail: format!("{} stayed busy", role.describe(size)),
         }
     }
 
-    /// Turns a diesel error on this source into the error that says what happened.
-    pub(crate) fn query_error(&self, error: diesel::result::Error, access: Access) -> Error {
+    /// Turns a diesel error on this source into the error that says what happened, with what the
+    /// connection knows of it.
+    pub(crate) fn failure(
+        &self,
+        error: diesel::result::Error,
+        access: Access,
+        explained: &Explained,
+    ) -> Error {
         use diesel::result::DatabaseErrorKind;
         let message = match &error {
             diesel::result::Error::DatabaseError(_, info) => info.message().to_owned(),
             other => other.to_string(),
         };
         let source_name = self.name.to_string();
+        if let diesel::result::Error::SerializationError(inner) = &error
+            && let Some(invalid) = inner.downcast_ref::<InvalidArgument>()
+        {
+            return Error::InvalidArgument(invalid.clone());
+        }
+        // SQLite words an authorizer's refusal "not authorized", "not authorized to use
+        // function: ..." or "authorization denied".
+        if let Some(statement) = &explained.refused
+            && message.contains("authoriz")
+        {
+            return Error::NotAllowed { source_name, statement: statement.clone(), access };
+        }
+        if message.starts_with("too many attached databases") {
+            let statement = "ATTACH (or VACUUM, which attaches a database)".to_owned();
+            return Error::NotAllowed { source_name, statement, access };
+        }
         if let diesel::result::Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) =
             &error
         {
@@ -492,7 +581,8 @@ impl SourceId {
             };
         }
         if message.contains("canceling statement due to lock timeout") {
-            return Error::Busy { source_name, path: self.path.clone(), timeout: self.timeout };
+            let (path, timeout) = (self.path.clone(), self.timeout);
+            return Error::Busy { source_name, path, timeout, waited: timeout };
         }
         if message.contains("attempt to write a readonly database") {
             return match (self.readonly, access) {
@@ -502,7 +592,13 @@ impl SourceId {
             };
         }
         if message.contains("database is locked") || message.contains("database table is locked") {
-            return Error::Busy { source_name, path: self.path.clone(), timeout: self.timeout };
+            let waited = explained.busy_wait.unwrap_or_default();
+            return Error::Busy {
+                source_name,
+                path: self.path.clone(),
+                timeout: self.timeout,
+                waited,
+            };
         }
         if message.contains("file is not a database")
             || message.contains("database disk image is malformed")
@@ -511,6 +607,17 @@ impl SourceId {
         }
         Error::Query { source_name, error }
     }
+
+    /// [`SourceId::failure`] for an error known only by diesel's error (a PostgreSQL session's).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn query_error(&self, error: diesel::result::Error, access: Access) -> Error {
+        self.failure(error, access, &Explained::default())
+    }
+}
+
+/// What a SQLite connection knows of its last failure.
+pub(crate) fn explain(conn: &Guarded) -> Explained {
+    Explained { refused: conn.take_refused(), busy_wait: conn.take_busy_wait() }
 }
 
 /// A pool of at most `size` connections, opened on demand and kept, never tested on checkout
@@ -530,23 +637,7 @@ pub(crate) fn pool_builder<M: r2d2::ManageConnection>(
         .thread_pool(threads.clone())
 }
 
-#[derive(Debug)]
-struct Pragmas(String);
-
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(
-        &self,
-        conn: &mut SqliteConnection,
-    ) -> std::result::Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&self.0).map_err(diesel::r2d2::Error::QueryError)
-    }
-}
-
-fn reader_pragmas(timeout: Duration) -> String {
-    format!("PRAGMA busy_timeout = {}; PRAGMA query_only = ON;", timeout.as_millis())
-}
-
-fn writer_pragmas(timeout: Duration, config: &SourceConfig) -> String {
+fn writer_pragmas(config: &SourceConfig) -> String {
     let synchronous = match config.get_durability() {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
@@ -556,11 +647,7 @@ fn writer_pragmas(timeout: Duration, config: &SourceConfig) -> String {
         true => maintenance::BACKSTOP_PAGES,
         false => 1_000,
     };
-    format!(
-        "PRAGMA busy_timeout = {}; PRAGMA synchronous = {synchronous}; \
-         PRAGMA wal_autocheckpoint = {autocheckpoint};",
-        timeout.as_millis()
-    )
+    format!("PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = {autocheckpoint};")
 }
 
 /// A writable SQLite source checkpoints in the background when `pool-size` leaves a connection
@@ -569,10 +656,11 @@ pub(crate) fn has_background_checkpoints(config: &SourceConfig) -> bool {
     config.kind() == Kind::Sqlite && !config.is_readonly() && config.get_pool_size() >= 3
 }
 
-/// Writes a complete copy of `conn`'s database to `target`.
-fn vacuum_into(conn: &mut SqliteConnection, target: &Path) -> std::result::Result<(), String> {
+/// Writes a complete copy of `conn`'s database to `target` (the one `ATTACH` the library makes).
+fn vacuum_into(conn: &mut Guarded, target: &Path) -> std::result::Result<(), String> {
     let quoted = target.to_string_lossy().replace('\'', "''");
-    conn.batch_execute(&format!("VACUUM INTO '{quoted}';")).map_err(|e| e.to_string())
+    conn.with_one_attachment(|c| c.batch_execute(&format!("VACUUM INTO '{quoted}';")))
+        .map_err(|e| e.to_string())
 }
 
 fn journal_mode(conn: &mut SqliteConnection, sql: &str) -> QueryResult<String> {
@@ -582,41 +670,4 @@ fn journal_mode(conn: &mut SqliteConnection, sql: &str) -> QueryResult<String> {
         journal_mode: String,
     }
     Ok(diesel::sql_query(sql).get_result::<Row>(conn)?.journal_mode)
-}
-
-/// The SQLite URI of `path` opened in `mode` (`ro` or `rwc`): `file:` and the path with the
-/// characters URIs reserve percent-encoded.
-/// The SQLite URI of `path` opened with `mode` (`ro`, `rw`, `rwc`, or `ro&immutable=1`): every
-/// byte SQLite would read as URI syntax is escaped. The connections of tools that work beside
-/// the router (the operator's command line) are opened with it, as the router's own are.
-pub fn sqlite_uri(path: &Path, mode: &str) -> String {
-    let mut out = String::from("file:");
-    for byte in path.as_os_str().as_encoded_bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'.' | b'_' | b'-' | b'~' => {
-                out.push(char::from(*byte));
-            }
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out.push_str("?mode=");
-    out.push_str(mode);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uri_escapes_what_sqlite_would_read_as_uri_syntax() {
-        assert_eq!(
-            sqlite_uri(Path::new("/a b/c?d#e%f.db"), "ro"),
-            "file:/a%20b/c%3Fd%23e%25f.db?mode=ro"
-        );
-        assert_eq!(
-            sqlite_uri(Path::new("/tmp/снег.db"), "rwc"),
-            "file:/tmp/%D1%81%D0%BD%D0%B5%D0%B3.db?mode=rwc"
-        );
-    }
 }

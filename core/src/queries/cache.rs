@@ -11,6 +11,7 @@ use crate::models::{CacheEntry, CacheStorageEntry};
 use crate::queries::upsert;
 use crate::queries::whole_seconds;
 use crate::schema::cache_storage as storage;
+use chrono::Datelike;
 
 /// Runs `$body` with `$t` naming the module of the table of `$cache_type`: the six cache tables
 /// have one shape, and a static query per table keeps diesel's statement cache working.
@@ -94,9 +95,10 @@ pub fn get_cache_entry(
 ) -> QueryResult<Option<CacheEntry>> {
     let oldest = match ttl {
         Some(ttl) if ttl <= 0 => return Ok(None),
-        // A TTL reaching before the calendar's start bounds nothing.
+        // A TTL reaching before the year 0 bounds nothing.
         Some(ttl) => TimeDelta::try_seconds(ttl)
             .and_then(|ttl| Utc::now().naive_utc().checked_sub_signed(ttl))
+            .filter(|oldest| crate::timestamps::YEARS.contains(&oldest.year()))
             .map(whole_seconds),
         None => None,
     };

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 
 use crate::enums::MessageCategory;
 use crate::models::{ChatMessage, MediaAttachment, NewMessage};
-use crate::queries::whole_seconds;
+use crate::queries::stored;
 use crate::queries::{update, upsert};
 use crate::schema::{chat_messages, chat_stats, chat_user_stats, chat_users, media_attachments};
 use crate::{Connection, Database};
@@ -107,7 +107,7 @@ pub fn save_chat_message(
     message_id: &str,
     message: &NewMessage<'_>,
 ) -> QueryResult<()> {
-    let date = whole_seconds(date);
+    let date = stored("date", date)?;
     let day = date.date().and_time(NaiveTime::MIN);
     diesel::insert_into(chat_messages::table)
         .values((
@@ -187,10 +187,10 @@ pub fn get_chat_messages_since(
         .order(chat_messages::date.desc())
         .into_boxed();
     if let Some(since) = since {
-        query = query.filter(chat_messages::date.gt(whole_seconds(since)));
+        query = query.filter(chat_messages::date.gt(stored("since", since)?));
     }
     if let Some(till) = till {
-        query = query.filter(chat_messages::date.lt(whole_seconds(till)));
+        query = query.filter(chat_messages::date.lt(stored("till", till)?));
     }
     if let Some(thread_id) = thread_id {
         query = query.filter(chat_messages::thread_id.eq(thread_id));

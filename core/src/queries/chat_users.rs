@@ -7,7 +7,7 @@ use diesel::upsert::excluded;
 
 use crate::Connection;
 use crate::models::{ChatInfo, ChatUser};
-use crate::queries::whole_seconds;
+use crate::queries::stored;
 use crate::queries::{update, upsert};
 use crate::schema::{chat_info, chat_users};
 
@@ -110,7 +110,7 @@ pub fn get_chat_users(
         .limit(i64::from(limit))
         .into_boxed();
     if let Some(seen_since) = seen_since {
-        query = query.filter(chat_users::updated_at.gt(whole_seconds(seen_since)));
+        query = query.filter(chat_users::updated_at.gt(stored("seen_since", seen_since)?));
     }
     query.load(conn)
 }

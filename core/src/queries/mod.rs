@@ -21,6 +21,7 @@ pub mod summarization;
 pub mod user_data;
 
 use chrono::{NaiveDateTime, Timelike};
+use diesel::QueryResult;
 
 pub use crate::queries::cached::{ConflictKey, Update, Upsert, update, upsert};
 
@@ -28,4 +29,10 @@ pub use crate::queries::cached::{ConflictKey, Update, Upsert, update, upsert};
 /// `YYYY-MM-DD HH:MM:SS`, and values compared as text must have one shape.
 pub(crate) fn whole_seconds(at: NaiveDateTime) -> NaiveDateTime {
     at.with_nanosecond(0).unwrap_or(at)
+}
+
+/// The timestamp parameter `parameter` as it is stored and compared: to the second, and refused
+/// when its year is outside 0000 to 9999 ([`crate::timestamps::checked`]).
+pub(crate) fn stored(parameter: &str, at: NaiveDateTime) -> QueryResult<NaiveDateTime> {
+    crate::timestamps::checked(parameter, at).map(whole_seconds)
 }

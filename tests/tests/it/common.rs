@@ -44,7 +44,7 @@ impl Scratch {
         path
     }
 
-    /// A copy of a file of `../shared/fixtures/gromozeka`.
+    /// A copy of a file of `tests/fixtures/gromozeka`.
     pub(crate) fn fixture(&self, name: &str) -> PathBuf {
         let path = self.path(name);
         fs::copy(fixture_path(name), &path).expect("copy the fixture");
@@ -63,9 +63,9 @@ impl Scratch {
     }
 }
 
-/// The path of a file of `../shared/fixtures/gromozeka`.
+/// The path of a file of `tests/fixtures/gromozeka` (files in the Python bot's formats).
 pub(crate) fn fixture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/gromozeka").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/gromozeka").join(name)
 }
 
 /// A plain connection, outside multisource.

@@ -8,6 +8,7 @@ mod api_routing;
 mod api_settings;
 mod api_users;
 mod backends;
+mod closures;
 mod common;
 mod compat;
 mod concurrency;

@@ -14,8 +14,6 @@ fn a_write_inside_a_read_on_the_read_only_source_is_refused_by_sqlite() {
         "INSERT INTO chat_settings (chat_id, key, value) VALUES (1, 'k', 'v')",
         "DELETE FROM chat_settings",
         "CREATE TABLE intruder (x)",
-        "PRAGMA query_only = OFF; INSERT INTO chat_settings (chat_id, key, value) VALUES (2, 'k', 'v')",
-        "PRAGMA user_version = 7",
     ];
     for sql in attempts {
         let err = t.db.read(Some(ARCHIVE_CHAT), None, |c| c.batch_execute(sql)).unwrap_err();
@@ -30,15 +28,33 @@ fn a_write_inside_a_read_on_the_read_only_source_is_refused_by_sqlite() {
             other => panic!("{sql}: expected ReadOnlySource, got {other:?}"),
         }
     }
+    // Changing a pragma is refused before SQLite runs anything.
+    let pragmas = [
+        "PRAGMA query_only = OFF; INSERT INTO chat_settings (chat_id, key, value) VALUES (2, 'k', 'v')",
+        "PRAGMA user_version = 7",
+    ];
+    for sql in pragmas {
+        let err = t.db.read(Some(ARCHIVE_CHAT), None, |c| c.batch_execute(sql)).unwrap_err();
+        assert!(
+            matches!(&err, Error::NotAllowed { source_name, .. } if source_name == "archive"),
+            "{sql}: expected NotAllowed, got {err:?}"
+        );
+    }
     assert_eq!(file_state(&t.archive_path()), before);
 }
 
 #[test]
 fn a_read_on_a_writable_source_cannot_write_either() {
     let t = ThreeSources::new();
+    let err = t
+        .db
+        .read(Some(PRIMARY_CHAT), None, |c| {
+            c.batch_execute("PRAGMA query_only = OFF; INSERT INTO chat_settings (chat_id, key, value) VALUES (2, 'k', 'v')")
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::NotAllowed { .. }), "{err:?}");
     let attempts = [
         "INSERT INTO chat_settings (chat_id, key, value) VALUES (1, 'k', 'v')",
-        "PRAGMA query_only = OFF; INSERT INTO chat_settings (chat_id, key, value) VALUES (2, 'k', 'v')",
         "DROP TABLE chat_settings",
     ];
     for sql in attempts {

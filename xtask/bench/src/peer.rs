@@ -1,5 +1,6 @@
-//! The Python bot's measured workload (`../shared/reference/peer-workload.md`), replayed exactly
-//! through multisource: the same seeded generator, ids, rows and operation lists, rows (a) to (h).
+//! The Python bot's measured workload (the specification its benchmark was run with, summarised
+//! in `BENCHMARKS.md`), replayed exactly through multisource: the same seeded generator, ids,
+//! rows and operation lists, rows (a) to (h).
 
 use std::path::{Path, PathBuf};
 use std::sync::Barrier;

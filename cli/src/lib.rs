@@ -1,0 +1,166 @@
+//! `multisource`, the operator's command line: see where a bot's data lives and change it without
+//! writing Rust. The binary is [`main`]; [`run`] runs one command line in-process, for tests and
+//! for programs that build their own `multisource` command.
+//!
+//! Exit status: 0 when the command did what it was asked and found nothing wrong, 1 on a finding
+//! (`check` found a problem, a source could not be read, a move or a migration failed), 2 on bad
+//! usage (arguments the parser refuses, a configuration that is missing or invalid, an unknown
+//! source or chat).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod archive;
+mod check;
+mod db;
+mod demo;
+mod migrate;
+mod moving;
+mod output;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// See where a multisource bot's data lives, and move it.
+#[derive(Debug, Parser)]
+#[command(name = "multisource", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates three SQLite sources and a configuration, plays a short bot conversation through
+    /// the library, and shows where every call went and why.
+    Demo {
+        /// The folder for the demo's files (replaced if they exist).
+        #[arg(long, default_value = "multisource-demo")]
+        dir: PathBuf,
+    },
+    /// Validates a configuration and every source it names, without changing anything.
+    Check {
+        /// The bot's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Prints the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows what every source holds: rows per table, file sizes, journal mode, chats.
+    Status {
+        /// The bot's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Prints the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Applies pending migrations to the writable sources; read-only sources are never touched.
+    Migrate {
+        /// The bot's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Shows what would be applied, and changes nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Prints the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Moves every row of a chat to another source and maps the chat there, crash-safely.
+    MoveChat {
+        /// The bot's configuration file; its chat mapping is rewritten, comments kept.
+        #[arg(long)]
+        config: PathBuf,
+        /// The chat to move.
+        #[arg(long, allow_negative_numbers = true)]
+        chat: i64,
+        /// The source to move it to.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        moving: MoveOptions,
+    },
+    /// Moves every chat whose last message is older than a number of days to another source.
+    Archive {
+        /// The bot's configuration file; its chat mapping is rewritten, comments kept.
+        #[arg(long)]
+        config: PathBuf,
+        /// Chats whose last message is older than this many days are moved.
+        #[arg(long)]
+        inactive_days: u32,
+        /// The source to move them to, usually a read-only archive.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        moving: MoveOptions,
+    },
+}
+
+/// The options of the commands that move chats.
+#[derive(Debug, clap::Args)]
+struct MoveOptions {
+    /// Allows writing a read-only source (or deleting from one): only with the bot stopped.
+    #[arg(long)]
+    offline: bool,
+    /// Shows what would move, and changes nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Prints the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The `multisource` binary: runs the command line of the process and returns its exit status.
+pub fn main() -> ExitCode {
+    ExitCode::from(run(std::env::args_os()))
+}
+
+/// Runs one command line (`args`, the program's name first), printing what the command prints,
+/// and returns the exit status: 0 clean, 1 a finding, 2 bad usage.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.use_stderr() {
+                true => 2,
+                false => 0,
+            };
+        }
+    };
+    let (json, result) = match cli.command {
+        Command::Demo { dir } => (false, demo::run(&dir)),
+        Command::Check { config, json } => (json, check::run(&config, json)),
+        Command::Status { config, json } => (json, status::run(&config, json)),
+        Command::Migrate { config, dry_run, json } => (json, migrate::run(&config, dry_run, json)),
+        Command::MoveChat { config, chat, to, moving: MoveOptions { offline, dry_run, json } } => {
+            let request = moving::Request { chat, to: &to, offline, dry_run };
+            (json, moving::run(&config, &request, json))
+        }
+        Command::Archive {
+            config,
+            inactive_days,
+            to,
+            moving: MoveOptions { offline, dry_run, json },
+        } => {
+            let request = archive::Request { inactive_days, to: &to, offline, dry_run };
+            (json, archive::run(&config, &request, json))
+        }
+    };
+    match result {
+        Ok(output::Outcome::Clean) => 0,
+        Ok(output::Outcome::Findings) => 1,
+        Err(failure) => {
+            failure.print(json);
+            failure.code()
+        }
+    }
+}
