@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::db::{Access, Db};
 use crate::moving;
-use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, progress, source};
+use crate::output::{Failure, Outcome, Table, describe, load_config, progress, source, to_json};
 
 /// What `archive` was asked.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +62,7 @@ pub(crate) fn run(
     config_path: &Path,
     request: &Request<'_>,
     json: bool,
+    out: &mut String,
 ) -> Result<Outcome, Failure> {
     let config = load_config(config_path)?;
     let to = source(&config, request.to)?;
@@ -136,9 +137,9 @@ pub(crate) fn run(
         archive(config_path, to, journal, planned, &mut report)?;
     }
     if json {
-        print_json(&report);
+        out.push_str(&to_json(&report));
     } else {
-        print!("{}", render(&report));
+        out.push_str(&render(&report));
     }
     Ok(Outcome::found(report.failure.is_some()))
 }

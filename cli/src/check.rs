@@ -11,7 +11,7 @@ use multisource::{Config, Finding, Preflight, SchemaState, SourceConfig, SourceR
 use serde::Serialize;
 
 use crate::db::state_word;
-use crate::output::{Failure, Outcome, Table, describe, print_json};
+use crate::output::{Failure, Outcome, Table, describe, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -63,7 +63,7 @@ enum Severity {
 }
 
 /// Runs `check` on the configuration at `path`.
-pub(crate) fn run(path: &Path, json: bool) -> Result<Outcome, Failure> {
+pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, Failure> {
     // A file that is not there is a mistake in the command; one that is there is what is checked.
     if let Err(e) = std::fs::metadata(path) {
         return Err(Failure::Usage(format!(
@@ -89,9 +89,9 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<Outcome, Failure> {
         },
     };
     if json {
-        print_json(&report);
+        out.push_str(&to_json(&report));
     } else {
-        print!("{}", render(&report));
+        out.push_str(&render(&report));
     }
     Ok(Outcome::found(report.errors > 0))
 }

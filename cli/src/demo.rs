@@ -6,7 +6,15 @@
 //! - `secondary.db`: writable, the side chat is mapped to it;
 //! - `archive.db`: read-only, prepared beforehand with an old chat, which is mapped to it.
 
+use std::fmt::Write as _;
 use std::path::Path;
+
+/// `println!` into the command's output.
+macro_rules! line {
+    ($out:expr, $($arg:tt)*) => {
+        let _ = writeln!($out, $($arg)*);
+    };
+}
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use diesel::Connection as _;
@@ -26,7 +34,7 @@ fn failed(error: &dyn std::error::Error) -> Failure {
 }
 
 /// Runs the demo in `dir`, replacing the demo's files there.
-pub(crate) fn run(dir: &Path) -> Result<Outcome, Failure> {
+pub(crate) fn run(dir: &Path, out: &mut String) -> Result<Outcome, Failure> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
     for name in ["primary.db", "secondary.db", "archive.db", "bot.toml"] {
@@ -40,7 +48,7 @@ pub(crate) fn run(dir: &Path) -> Result<Outcome, Failure> {
     std::fs::write(&config, configuration())
         .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", config.display())))?;
     let db = Database::from_config_file(&config).map_err(|e| failed(&e))?;
-    println!("Opened {} with {} sources:", config.display(), db.sources().len());
+    line!(out, "Opened {} with {} sources:", config.display(), db.sources().len());
     let mut sources = Table::new(&["source", "access", "file"]);
     for source in db.sources() {
         let access = if source.config.is_readonly() { "read-only" } else { "writable" };
@@ -50,12 +58,12 @@ pub(crate) fn run(dir: &Path) -> Result<Outcome, Failure> {
             source.path.display().to_string(),
         ]);
     }
-    println!("{}", sources.render());
+    line!(out, "{}", sources.render());
     let mut calls = Table::new(&["call", "source", "tier", "result"]);
     let refusal = play(&db, now, &mut calls)?;
-    println!("{}", calls.render());
+    line!(out, "{}", calls.render());
     if let Some(refusal) = refusal {
-        println!("A refused write returns `Error::ReadOnlySource`, which says:\n  {refusal}\n");
+        line!(out, "A refused write returns `Error::ReadOnlySource`, which says:\n  {refusal}\n");
     }
 
     let mut totals = Table::new(&["source", ">reads", ">writes", ">refused", ">fan-out"]);
@@ -68,14 +76,15 @@ pub(crate) fn run(dir: &Path) -> Result<Outcome, Failure> {
             s.fan_out_reads.to_string(),
         ]);
     }
-    println!("{}", totals.render());
+    line!(out, "{}", totals.render());
     drop(db);
     let config = config.display();
-    println!("The files are in {}. Look at them with:", dir.display());
-    println!("  multisource check --config {config}");
-    println!("  multisource status --config {config}");
-    println!("  multisource move-chat --config {config} --chat {SIDE_CHAT} --to primary");
-    println!(
+    line!(out, "The files are in {}. Look at them with:", dir.display());
+    line!(out, "  multisource check --config {config}");
+    line!(out, "  multisource status --config {config}");
+    line!(out, "  multisource move-chat --config {config} --chat {SIDE_CHAT} --to primary");
+    line!(
+        out,
         "  multisource archive --config {config} --inactive-days 30 --to archive --offline --dry-run"
     );
     Ok(Outcome::Clean)

@@ -119,9 +119,34 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(std::env::args_os()))
 }
 
-/// Runs one command line (`args`, the program's name first), printing what the command prints,
-/// and returns the exit status: 0 clean, 1 a finding, 2 bad usage.
+/// Runs one command line (`args`, the program's name first), prints what the command prints on
+/// standard output and standard error, and returns the exit status: 0 clean, 1 a finding, 2 bad
+/// usage.
 pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let ran = run_captured(args);
+    print!("{}", ran.stdout);
+    eprint!("{}", ran.stderr);
+    ran.status
+}
+
+/// What a command line printed, and its exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    /// The exit status: 0 clean, 1 a finding, 2 bad usage.
+    pub status: u8,
+    /// What it printed on standard output.
+    pub stdout: String,
+    /// What it printed on standard error (progress bars aside, which go to a terminal only).
+    pub stderr: String,
+}
+
+/// Runs one command line (`args`, the program's name first) and returns what it printed, without
+/// printing it.
+pub fn run_captured<I, T>(args: I) -> Ran
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -129,21 +154,25 @@ where
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
+            let text = error.render().to_string();
             return match error.use_stderr() {
-                true => 2,
-                false => 0,
+                true => Ran { status: 2, stdout: String::new(), stderr: text },
+                false => Ran { status: 0, stdout: text, stderr: String::new() },
             };
         }
     };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    let out = &mut stdout;
     let (json, result) = match cli.command {
-        Command::Demo { dir } => (false, demo::run(&dir)),
-        Command::Check { config, json } => (json, check::run(&config, json)),
-        Command::Status { config, json } => (json, status::run(&config, json)),
-        Command::Migrate { config, dry_run, json } => (json, migrate::run(&config, dry_run, json)),
+        Command::Demo { dir } => (false, demo::run(&dir, out)),
+        Command::Check { config, json } => (json, check::run(&config, json, out)),
+        Command::Status { config, json } => (json, status::run(&config, json, out)),
+        Command::Migrate { config, dry_run, json } => {
+            (json, migrate::run(&config, dry_run, json, out))
+        }
         Command::MoveChat { config, chat, to, moving: MoveOptions { offline, dry_run, json } } => {
             let request = moving::Request { chat, to: &to, offline, dry_run };
-            (json, moving::run(&config, &request, json))
+            (json, moving::run(&config, &request, json, out))
         }
         Command::Archive {
             config,
@@ -152,15 +181,16 @@ where
             moving: MoveOptions { offline, dry_run, json },
         } => {
             let request = archive::Request { inactive_days, to: &to, offline, dry_run };
-            (json, archive::run(&config, &request, json))
+            (json, archive::run(&config, &request, json, out))
         }
     };
-    match result {
+    let status = match result {
         Ok(output::Outcome::Clean) => 0,
         Ok(output::Outcome::Findings) => 1,
         Err(failure) => {
-            failure.print(json);
+            failure.report(json, &mut stdout, &mut stderr);
             failure.code()
         }
-    }
+    };
+    Ran { status, stdout, stderr }
 }

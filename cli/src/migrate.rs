@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use multisource_router::{Opened, Purpose};
 
-use crate::output::{Failure, Outcome, Table, describe, load_config, print_json};
+use crate::output::{Failure, Outcome, Table, describe, load_config, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -35,7 +35,12 @@ struct SourceMigration {
 }
 
 /// Runs `migrate` on the configuration at `path`.
-pub(crate) fn run(path: &Path, dry_run: bool, json: bool) -> Result<Outcome, Failure> {
+pub(crate) fn run(
+    path: &Path,
+    dry_run: bool,
+    json: bool,
+    out: &mut String,
+) -> Result<Outcome, Failure> {
     let config = load_config(path)?;
     let sources: Vec<SourceMigration> = config
         .sources()
@@ -48,9 +53,9 @@ pub(crate) fn run(path: &Path, dry_run: bool, json: bool) -> Result<Outcome, Fai
     let found = sources.iter().any(|s| s.problem.is_some());
     let report = Report { config: path.to_path_buf(), dry_run, sources };
     if json {
-        print_json(&report);
+        out.push_str(&to_json(&report));
     } else {
-        print!("{}", render(&report));
+        out.push_str(&render(&report));
     }
     Ok(Outcome::found(found))
 }

@@ -34,7 +34,7 @@ use multisource_router::MappingEdit;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Access, Db, Row, canonical_row, chat_tables};
-use crate::output::{Failure, Outcome, Table, describe, load_config, print_json, progress, source};
+use crate::output::{Failure, Outcome, Table, describe, load_config, progress, source, to_json};
 
 /// What `move-chat` was asked.
 #[derive(Debug, Clone, Copy)]
@@ -145,15 +145,16 @@ pub(crate) fn run(
     config_path: &Path,
     request: &Request<'_>,
     json: bool,
+    out: &mut String,
 ) -> Result<Outcome, Failure> {
     let bar = progress(chat_tables().len() as u64, json || request.dry_run, "tables");
     let moved = move_chat(config_path, request, &bar);
     bar.finish_and_clear();
     let moved = moved?;
     if json {
-        print_json(&moved);
+        out.push_str(&to_json(&moved));
     } else {
-        print!("{}", render(config_path, &moved));
+        out.push_str(&render(config_path, &moved));
     }
     Ok(Outcome::Clean)
 }

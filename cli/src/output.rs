@@ -42,16 +42,18 @@ impl Failure {
         }
     }
 
-    /// Prints the failure on standard error, and as a JSON object on standard output for
-    /// scripts that asked for JSON.
-    pub(crate) fn print(&self, json: bool) {
+    /// Writes the failure for standard error, and as a JSON object for standard output when
+    /// the script asked for JSON.
+    pub(crate) fn report(&self, json: bool, out: &mut String, err: &mut String) {
         let (kind, message) = match self {
             Failure::Usage(m) => ("usage", m),
             Failure::Failed(m) => ("failed", m),
         };
-        eprintln!("error: {message}");
+        err.push_str(&format!("error: {message}\n"));
         if json {
-            print_json(&serde_json::json!({ "error": { "kind": kind, "message": message } }));
+            out.push_str(&to_json(
+                &serde_json::json!({ "error": { "kind": kind, "message": message } }),
+            ));
         }
     }
 }
@@ -90,11 +92,13 @@ pub(crate) fn source<'c>(
     })
 }
 
-/// Prints a value as indented JSON on standard output.
-pub(crate) fn print_json(value: &impl Serialize) {
+/// A value as indented JSON, a line of its own.
+pub(crate) fn to_json(value: &impl Serialize) -> String {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: cannot render the report as JSON: {e}"),
+        Ok(text) => format!("{text}\n"),
+        Err(e) => format!(
+            "{{\"error\": {{\"kind\": \"failed\", \"message\": \"cannot render the report as JSON: {e}\"}}}}\n"
+        ),
     }
 }
 

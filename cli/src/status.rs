@@ -10,7 +10,7 @@ use multisource::{Config, Kind, SourceConfig};
 use serde::Serialize;
 
 use crate::db::{Access, Db, chat_tables, side_size};
-use crate::output::{Failure, Outcome, Table, bytes, describe, load_config, print_json, some_of};
+use crate::output::{Failure, Outcome, Table, bytes, describe, load_config, some_of, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -47,7 +47,7 @@ struct SourceStatus {
 }
 
 /// Runs `status` on the configuration at `path`.
-pub(crate) fn run(path: &Path, json: bool) -> Result<Outcome, Failure> {
+pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, Failure> {
     let config = load_config(path)?;
     let sources: Vec<SourceStatus> = config.sources().iter().map(|s| status(&config, s)).collect();
     let unreadable = sources.iter().any(|s| s.error.is_some());
@@ -57,9 +57,9 @@ pub(crate) fn run(path: &Path, json: bool) -> Result<Outcome, Failure> {
         sources,
     };
     if json {
-        print_json(&report);
+        out.push_str(&to_json(&report));
     } else {
-        print!("{}", render(&report));
+        out.push_str(&render(&report));
     }
     Ok(Outcome::found(unreadable))
 }

@@ -12,13 +12,14 @@
 //! ## One descriptor per file
 //!
 //! On POSIX systems, closing *any* descriptor of a file releases every `fcntl` lock the process
-//! holds on it, including those of SQLite's own connections, and SQLite locks its database files
-//! with `fcntl`. A connection that lost its locks no longer keeps another process from deciding
-//! it is alone with the file (and, closing, from checkpointing and deleting the `-wal` under it).
-//! So multisource never opens and closes a source's file beside SQLite: each file it opens gets
-//! one descriptor ([`OpenFile`]), shared by every source of the process on that file, kept until
-//! the last of them closes (when none of its connections holds a lock any more), and read with
-//! `pread`. (A bot that opens the same file with SQLite connections of its own, outside
+//! holds on it, including those of SQLite's own connections. In write-ahead-log mode SQLite keeps
+//! its locks in the `-shm` file, but a file in a rollback journal (a frozen archive, another
+//! bot's file) is locked on the database file itself for the length of each read: a descriptor
+//! closed beside SQLite during a read lets another process write under the reader. So multisource
+//! never opens and closes a source's file beside SQLite while its connections are open: each file
+//! it opens gets one descriptor ([`OpenFile`]), shared by every source of the process on that
+//! file, kept until the last of them closes, and read with `pread` (the file watch's header
+//! check). (A bot that opens the same file with SQLite connections of its own, outside
 //! multisource, should keep them open until multisource has closed it.)
 //!
 //! ## Files a read-only source creates

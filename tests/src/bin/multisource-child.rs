@@ -12,6 +12,12 @@
 //!   transaction, printing `committed I` after each.
 //! - `hold-lock DB`: opens a plain connection, takes the write lock (`BEGIN IMMEDIATE`), prints
 //!   `locked`, and holds it until standard input closes.
+//! - `open DB`: prints `ready`, waits for a line on standard input, then opens DB as one writable
+//!   source (a 5 s timeout) and prints `opened`, or `failed <error>`; many at once race for a
+//!   file that does not exist yet.
+//! - `touch DB`: opens a plain read-write connection, as another program would, reads, closes it,
+//!   and prints `closed` (SQLite checkpoints and removes the log when it closes the last
+//!   connection to the file).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -38,7 +44,12 @@ fn main() -> ExitCode {
         ["watch", db, rounds] => watch(db, rounds),
         ["write-plain", db, count] => write_plain(db, count),
         ["hold-lock", db] => hold_lock(db),
-        _ => Err("usage: multisource-child write-messages|watch|write-plain|hold-lock ...".into()),
+        ["open", db] => open(db),
+        ["touch", db] => touch(db),
+        _ => Err(
+            "usage: multisource-child write-messages|watch|write-plain|hold-lock|open|touch ..."
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -159,4 +170,28 @@ fn hold_lock(db: &str) -> Result {
         line.clear();
     }
     conn.batch_execute("ROLLBACK;").map_err(|e| e.to_string())
+}
+
+fn open(db: &str) -> Result {
+    say(format_args!("ready"))?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    let config = Config::builder()
+        .source(SourceConfig::new("main", db).timeout(std::time::Duration::from_secs(5)))
+        .default_source("main")
+        .build()
+        .map_err(|e| e.to_string())?;
+    match Database::open(config) {
+        Ok(_) => say(format_args!("opened")),
+        Err(error) => say(format_args!("failed {error}")),
+    }
+}
+
+fn touch(db: &str) -> Result {
+    let mut conn = plain(db, "rw")?;
+    let rows = diesel::sql_query("SELECT count(*) AS n FROM settings")
+        .get_result::<Count>(&mut conn)
+        .map_err(|e| e.to_string())?;
+    drop(conn);
+    say(format_args!("closed after reading {} settings", rows.n))
 }

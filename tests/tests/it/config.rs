@@ -508,3 +508,42 @@ fn a_postgres_source_loads_and_refuses_what_is_sqlites() {
         "{built:?}"
     );
 }
+
+#[test]
+fn a_nul_in_a_path_is_refused_at_load_naming_the_key_and_line() {
+    assert_refused(
+        "default = \"a\"\n[sources.a]\npath = \"a\\u0000b.db\"\n",
+        "sources.a.path",
+        Some(3),
+        "holds a NUL character",
+    );
+    // In code too: the builder applies the same rule.
+    let err = Config::builder()
+        .source(SourceConfig::new("a", "a\0b.db"))
+        .default_source("a")
+        .build()
+        .unwrap_err();
+    match err {
+        Error::Config { key, message, .. } => {
+            assert_eq!(key, "sources.a.path");
+            assert!(message.contains("holds a NUL character"), "{message}");
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_chat_mapping_of_a_hundred_thousand_chats_loads_and_a_duplicate_at_its_end_is_named() {
+    const CHATS: i64 = 100_000;
+    let mut text = String::from("default = \"a\"\n[sources.a]\npath = \"a.db\"\n[chatMapping]\n");
+    for chat in 0..CHATS {
+        text.push_str(&format!("{} = \"a\"\n", -1_000_000_000_000 - chat));
+    }
+    let config = Config::from_toml_str(&text).unwrap();
+    assert_eq!(config.chat_mapping().len(), CHATS as usize);
+    assert_eq!(config.source_for_chat(-1_000_000_000_000 - (CHATS - 1)), "a");
+    // The first chat again at the end, spelled another way: found, with its line.
+    text.push_str("-01000000000000 = \"a\"\n");
+    let line = text.lines().count();
+    assert_refused(&text, "chatMapping.-01000000000000", Some(line), "mapped twice");
+}

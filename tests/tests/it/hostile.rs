@@ -441,3 +441,51 @@ fn empty_strings_zero_limits_and_negative_ttls_are_answered_not_refused() {
     }
     assert!(db.get_cache_entry("", CacheType::Geocoding, Some(i64::MAX), None).unwrap().is_some());
 }
+
+#[test]
+fn timestamps_outside_the_years_0000_to_9999_are_refused_naming_the_parameter() {
+    let scratch = Scratch::new();
+    let db = Database::open_path(scratch.path("bot.db")).unwrap();
+    let chat = PRIMARY_CHAT;
+    let at = |y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32| {
+        NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, s).unwrap()
+    };
+    let ends = [at(0, 1, 1, 0, 0, 1), at(2025, 6, 1, 12, 0, 0), at(9999, 12, 31, 23, 59, 59)];
+    db.update_chat_user(chat, 1, "@author", "Author").unwrap();
+    for (i, date) in ends.iter().enumerate() {
+        db.save_chat_message(*date, chat, 1, &i.to_string(), &NewMessage::default()).unwrap();
+    }
+    let invalid = |err: Error, parameter: &str| match err {
+        Error::InvalidArgument(arg) => {
+            assert_eq!(arg.parameter, parameter);
+            assert!(arg.problem.contains("0000 to 9999"), "{}", arg.problem);
+        }
+        other => panic!("expected InvalidArgument for `{parameter}`, got {other:?}"),
+    };
+    let outside = [chrono::NaiveDateTime::MIN, at(10000, 1, 1, 0, 0, 0), at(-1, 12, 31, 0, 0, 0)];
+    for date in outside {
+        let err = db.save_chat_message(date, chat, 1, "x", &NewMessage::default()).unwrap_err();
+        invalid(err, "date");
+        let err = db.get_chat_messages_since(chat, Some(date), None, None, None, None, None);
+        invalid(err.unwrap_err(), "since");
+        let err = db.get_chat_messages_since(chat, None, Some(date), None, None, None, None);
+        invalid(err.unwrap_err(), "till");
+        invalid(db.get_chat_users(chat, 10, Some(date), None).unwrap_err(), "seen_since");
+    }
+    assert!(db.get_chat_message_by_message_id(chat, "x", None).unwrap().is_none());
+    // The ends of the range are stored and compared as time.
+    let since =
+        db.get_chat_messages_since(chat, Some(at(0, 1, 1, 0, 0, 0)), None, None, None, None, None);
+    let dates: Vec<_> = since.unwrap().into_iter().map(|m| m.date).collect();
+    assert_eq!(dates, [ends[2], ends[1], ends[0]]);
+    let till = db.get_chat_messages_since(
+        chat,
+        None,
+        Some(at(9999, 12, 31, 23, 59, 59)),
+        None,
+        None,
+        None,
+        None,
+    );
+    assert_eq!(till.unwrap().len(), 2);
+}

@@ -14,10 +14,13 @@ mod compat;
 mod concurrency;
 mod config;
 mod crash;
+mod errors;
 mod extension;
 mod faults;
+mod files;
 mod guarantees;
 mod hostile;
+mod operator;
 #[cfg(feature = "postgres")]
 mod pg;
 mod pool;

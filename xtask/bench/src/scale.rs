@@ -1,6 +1,6 @@
-//! How costs grow: opening and calling with 1, 8 and 64 sources; route resolution with chat
-//! mappings of 10 to 1,000,000 entries; fan-out over 1 to 8 sources; the mixed workload over 1 to
-//! 8 threads; file descriptors per source.
+//! How costs grow: opening and calling with 1, 8 and 64 sources; loading and routing with chat
+//! mappings of 10 to 1,000,000 entries; `multisource archive` beside a large mapping; fan-out over
+//! 1 to 8 sources; the mixed workload over 1 to 8 threads; file descriptors per source.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -38,6 +38,8 @@ fn sources_config(dir: &Path, count: usize, prefix: &str) -> Config {
 /// Runs the scale benchmark and prints its tables.
 pub(crate) fn run(dir: &Path, size: Size) {
     sources(dir, size);
+    loading(size);
+    archive(dir, size);
     mapping(dir, size);
     fan_out(dir, size);
     threads(dir, size);
@@ -82,6 +84,89 @@ fn sources(dir: &Path, size: Size) {
         "(a source used for a read and a write holds its writer and one reader: the database file and its\n\
          log each, and the shared-memory index; more readers open as calls overlap)\n"
     );
+}
+
+/// The text of a configuration with two sources and a chat mapping of `entries` chats.
+fn mapping_text(entries: usize, chats: impl Fn(usize) -> i64) -> String {
+    let mut text = String::from(
+        "[database]\ndefault = \"a\"\n[database.sources.a]\npath = \"a.db\"\n\
+         [database.sources.b]\npath = \"b.db\"\n\n[database.chatMapping]\n",
+    );
+    for i in 0..entries {
+        text.push_str(&format!("{} = \"{}\"\n", chats(i), if i % 2 == 0 { "a" } else { "b" }));
+    }
+    text
+}
+
+fn loading(size: Size) {
+    println!("Loading a configuration with a chat mapping of N entries (Config::from_toml_str)");
+    println!("{:>10} {:>14} {:>14}", "entries", "load", "per entry");
+    let sizes: Vec<usize> = [5_000, 10_000, 20_000, 40_000, 50_000, 1_000_000]
+        .into_iter()
+        .filter(|n| *n <= size.max_mapping)
+        .collect();
+    for entries in sizes {
+        let text = mapping_text(entries, chat);
+        let reps = if entries >= 1_000_000 { size.reps.min(3) } else { size.reps };
+        let mut times: Vec<f64> = (0..reps)
+            .map(|_| {
+                let started = Instant::now();
+                let config = Config::from_toml_str(&text).expect("configuration");
+                assert_eq!(config.chat_mapping().len(), entries);
+                black_box(config);
+                started.elapsed().as_nanos() as f64
+            })
+            .collect();
+        let load = median(&mut times);
+        println!("{entries:>10} {:>14} {:>14}", duration(load), duration(load / entries as f64));
+    }
+    println!("(linear: the duplicate check is a hash lookup per entry)\n");
+}
+
+/// `multisource archive` of 14 quiet chats, beside a chat mapping of 10 and of 20,000 entries:
+/// the cost follows the chats moved, not the mapping.
+fn archive(dir: &Path, size: Size) {
+    println!("multisource archive: 14 quiet chats moved, beside a mapping of N other chats");
+    println!("{:>10} {:>14} {:>14}", "entries", "archive", "per chat");
+    let quiet: Vec<i64> = (0..14).map(|i| -1_009_000_000_000 - i).collect();
+    for entries in [10, 20_000].into_iter().filter(|n| *n <= size.max_mapping) {
+        let folder = dir.join(format!("archive-{entries}"));
+        std::fs::create_dir_all(&folder).expect("a folder");
+        let config = folder.join("bot.toml");
+        std::fs::write(&config, mapping_text(entries, chat)).expect("write the configuration");
+        let db = Database::from_config_file(&config).expect("open");
+        let long_ago = chrono::Utc::now().naive_utc() - chrono::TimeDelta::days(400);
+        for chat in &quiet {
+            db.update_chat_user(*chat, 7, "@u", "U").expect("write");
+            for m in 0..20 {
+                let message = multisource::NewMessage::default();
+                db.save_chat_message(long_ago, *chat, 7, &m.to_string(), &message).expect("write");
+            }
+        }
+        drop(db);
+        let started = Instant::now();
+        let config_arg = config.to_string_lossy().into_owned();
+        let args = [
+            "multisource",
+            "archive",
+            "--config",
+            &config_arg,
+            "--inactive-days",
+            "30",
+            "--to",
+            "b",
+            "--json",
+        ];
+        let ran = multisource_cli::run_captured(args);
+        let took = started.elapsed().as_nanos() as f64;
+        assert_eq!(ran.status, 0, "archive failed: {}", ran.stderr);
+        println!(
+            "{entries:>10} {:>14} {:>14}",
+            duration(took),
+            duration(took / quiet.len() as f64)
+        );
+    }
+    println!("(the mapping is read once and rewritten once for every chat moved)\n");
 }
 
 fn mapping(dir: &Path, size: Size) {
