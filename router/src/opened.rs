@@ -32,6 +32,10 @@ pub enum Purpose {
         /// Create the SQLite file when it is missing.
         create: bool,
     },
+    /// A connection as the router's own readers (`Access::Read`) or writer (`Access::Write`) of
+    /// the source get it, with the same settings, for benchmarks that compare a routed call with
+    /// the same query on a connection held directly. The file must exist.
+    Serve(Access),
 }
 
 /// A connection to one source, opened for a [`Purpose`].
@@ -182,6 +186,18 @@ fn open_sqlite(source: &SourceConfig, purpose: Purpose, info: &mut SourceInfo) -
         (Purpose::Inspect, _) => return Err(missing()),
         (Purpose::Migrate, Err(unusable)) => return Err(id.open_error(unusable.describe())),
         (Purpose::Migrate, Ok(_)) => id.prepare_writable(info)?,
+        (Purpose::Serve(access), Ok(Examined::File(_))) => {
+            let (mode, pragmas) = match access {
+                Access::Read => (id.read_mode, String::new()),
+                Access::Write => (OpenMode::ReadWrite, crate::source::writer_pragmas(source)),
+            };
+            let conn = sqlite::connect(&id.path, mode, id.timeout, &pragmas)
+                .map_err(|e| id.open_error(sqlite::describe_open(&e)))?;
+            let file = OpenFile::acquire(&id.path, access == Access::Write)
+                .map_err(|e| id.open_error(format!("cannot open the file: {e}")))?;
+            (conn, file)
+        }
+        (Purpose::Serve(_), _) => return Err(missing()),
         (Purpose::Move { create }, examined) => {
             let mode = match (create, examined) {
                 (_, Ok(Examined::File(_))) => OpenMode::ReadWrite,
@@ -202,7 +218,7 @@ fn open_sqlite(source: &SourceConfig, purpose: Purpose, info: &mut SourceInfo) -
 #[cfg(feature = "postgres")]
 fn open_postgres(source: &SourceConfig, purpose: Purpose, info: &mut SourceInfo) -> Result<Opened> {
     let id = SourceId::postgres(source);
-    let read_only = purpose == Purpose::Inspect;
+    let read_only = matches!(purpose, Purpose::Inspect | Purpose::Serve(Access::Read));
     let conn = crate::pg::postgres_session(source.url().unwrap_or_default(), id.timeout, read_only)
         .map_err(|e| id.open_error(e))?;
     let mut opened = Opened { conn: OpenedConn::Pg(conn), id, info: info.clone(), _file: None };

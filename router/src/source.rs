@@ -637,7 +637,7 @@ pub(crate) fn pool_builder<M: r2d2::ManageConnection>(
         .thread_pool(threads.clone())
 }
 
-fn writer_pragmas(config: &SourceConfig) -> String {
+pub(crate) fn writer_pragmas(config: &SourceConfig) -> String {
     let synchronous = match config.get_durability() {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",

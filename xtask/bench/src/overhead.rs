@@ -6,10 +6,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection as _, SqliteConnection};
+use diesel::SqliteConnection;
 use multisource::queries::{chat_messages, chat_settings};
-use multisource::{Config, Database, NewMessage, SourceConfig};
+use multisource::{Access, Config, Conn, Database, NewMessage, SourceConfig};
+use multisource_router::{Opened, Purpose};
 
 use crate::util::{duration, median, per_call};
 
@@ -108,11 +108,18 @@ pub(crate) fn pair_interleaved(
     })
 }
 
-fn direct_connection(path: &Path, mode: &str, pragmas: &str) -> SqliteConnection {
-    let mut conn = SqliteConnection::establish(&format!("file:{}?mode={mode}", path.display()))
-        .expect("direct connection");
-    conn.batch_execute(pragmas).expect("pragmas");
-    conn
+/// A connection held directly, with the settings the router gives its own readers or writer.
+fn direct_connection(source: &SourceConfig, access: Access) -> Opened {
+    Opened::open(source, Purpose::Serve(access)).expect("direct connection")
+}
+
+/// The SQLite connection of a connection held directly.
+fn sqlite(held: &mut Opened) -> &mut SqliteConnection {
+    match held.conn() {
+        Conn::Sqlite(conn) => conn,
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("a SQLite source"),
+    }
 }
 
 /// Fills a database file with the benchmark's chats, users, settings and messages.
@@ -156,23 +163,19 @@ pub(crate) fn run(dir: &Path, size: Size) {
     let path = dir.join("direct.db");
     fill(&routed_path);
     std::fs::copy(&routed_path, &path).expect("copy the database");
+    let direct = SourceConfig::new("direct", &path).pool_size(2);
     let config = Config::builder()
         .source(SourceConfig::new("main", &routed_path).pool_size(2))
-        .source(SourceConfig::new("direct", &path).pool_size(2))
+        .source(direct.clone())
         .default_source("main")
         .map_chat(MAPPED, "main")
         .build()
         .expect("configuration");
     let db = Database::open(config).expect("open");
 
-    // The direct side: the same pragmas as the router's reader and writer connections.
-    let mut reader =
-        direct_connection(&path, "ro", "PRAGMA busy_timeout = 30000; PRAGMA query_only = ON;");
-    let mut writer = direct_connection(
-        &path,
-        "rwc",
-        "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL;",
-    );
+    // The direct side: connections with the settings of the router's reader and writer.
+    let mut reader = direct_connection(&direct, Access::Read);
+    let mut writer = direct_connection(&direct, Access::Write);
     let keys: Vec<String> = (0..20).map(|k| format!("k{k:02}")).collect();
     let ids: Vec<String> = (0..MESSAGES).map(|n| n.to_string()).collect();
     let pick = |i: usize| (i * 7919) % MESSAGES;
@@ -200,7 +203,7 @@ pub(crate) fn run(dir: &Path, size: Size) {
             size,
             |i| {
                 let found = chat_settings::get_chat_setting(
-                    &mut reader,
+                    sqlite(&mut reader),
                     chat(i as i64 % CHATS),
                     &keys[i % 20],
                 );
@@ -220,7 +223,7 @@ pub(crate) fn run(dir: &Path, size: Size) {
             |i| {
                 let n = pick(i);
                 let found = chat_messages::get_chat_message_by_message_id(
-                    &mut reader,
+                    sqlite(&mut reader),
                     chat(n as i64 % CHATS),
                     &ids[n],
                 );
@@ -239,7 +242,7 @@ pub(crate) fn run(dir: &Path, size: Size) {
         pair_interleaved(
             size,
             |i| {
-                writer
+                sqlite(&mut writer)
                     .immediate_transaction(|c| {
                         chat_settings::set_chat_setting(
                             c,
@@ -268,7 +271,7 @@ pub(crate) fn run(dir: &Path, size: Size) {
             |_| {
                 let n = (fresh_ids.borrow_mut())();
                 let message = NewMessage { message_text: "direct", ..NewMessage::default() };
-                writer
+                sqlite(&mut writer)
                     .immediate_transaction(|c| {
                         chat_messages::save_chat_message(
                             c,
