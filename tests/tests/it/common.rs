@@ -68,6 +68,24 @@ pub(crate) fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/gromozeka").join(name)
 }
 
+/// Another process holding the write lock of the file at `path` (the child's `hold-lock`), once
+/// it said so; the lock is released when its standard input is closed.
+pub(crate) fn lock_holder(path: &Path) -> std::process::Child {
+    use std::io::BufRead;
+    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_multisource-child"))
+        .args(["hold-lock", &path.to_string_lossy()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the lock holder");
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().expect("its output"))
+        .read_line(&mut line)
+        .expect("read the lock holder");
+    assert_eq!(line.trim(), "locked");
+    holder
+}
+
 /// A plain connection, outside multisource.
 pub(crate) fn raw(path: &Path) -> SqliteConnection {
     SqliteConnection::establish(&path.to_string_lossy()).expect("plain connection")

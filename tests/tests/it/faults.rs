@@ -2,14 +2,15 @@
 //! calls routed to the other sources keep working, and reads of every source follow the
 //! configured policy. Nothing panics.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use multisource::{Config, Database, Error, OnSourceError, SourceConfig};
 
-use crate::common::{ARCHIVE_CHAT, PRIMARY_CHAT, SECONDARY_CHAT, Scratch, ThreeSources, USER};
+use crate::common::{
+    ARCHIVE_CHAT, PRIMARY_CHAT, SECONDARY_CHAT, Scratch, ThreeSources, USER, lock_holder,
+};
 
 /// Calls `call` until it fails, and returns the error. The maintenance thread notices a changed
 /// file within a fraction of a second; the bound only turns a watch that never notices into a
@@ -205,15 +206,7 @@ fn a_source_locked_by_another_process_past_its_timeout_fails_naming_it_and_recov
         .unwrap();
     let db = Database::open(config).unwrap();
     db.set_setting("k", "v").unwrap();
-    let mut holder = Command::new(env!("CARGO_BIN_EXE_multisource-child"))
-        .args(["hold-lock", &path.to_string_lossy()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the lock holder");
-    let mut line = String::new();
-    BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "locked");
+    let mut holder = lock_holder(&path);
 
     let started = Instant::now();
     let err = db.set_setting("k", "blocked").unwrap_err();

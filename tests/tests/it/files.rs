@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use multisource::{Config, Database, Error, Preflight, Severity, SourceConfig};
 
-use crate::common::{Scratch, raw};
+use crate::common::{Scratch, lock_holder, raw};
 
 /// The names in a folder, sorted.
 fn listing(dir: &Path) -> Vec<String> {
@@ -227,15 +227,7 @@ fn a_busy_source_says_how_long_the_call_really_waited() {
         .build()
         .unwrap();
     let db = Database::open(config).unwrap();
-    let mut holder = Command::new(env!("CARGO_BIN_EXE_multisource-child"))
-        .args(["hold-lock", &path.to_string_lossy()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the lock holder");
-    let mut line = String::new();
-    BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "locked");
+    let mut holder = lock_holder(&path);
     let err = db.set_setting("k", "v").unwrap_err();
     match &err {
         Error::Busy { waited, timeout: t, .. } => {
