@@ -137,19 +137,18 @@ fn source_summary(
     found: &SourceReport,
     findings: &[Finding],
 ) -> SourceSummary {
-    let postgres = source.kind() == multisource::Kind::Postgres;
     let failed = findings.iter().any(|f| {
         f.severity == multisource::Severity::Error && f.source.as_deref() == Some(source.name())
     });
     let mut report = SourceSummary {
         name: source.name().to_owned(),
         kind: source.kind().as_str(),
-        path: PathBuf::from(source.location()),
+        path: PathBuf::from(source.location().to_string()),
         readonly: source.is_readonly(),
         immutable: source.is_immutable(),
         pool_size: source.get_pool_size(),
         timeout_seconds: source.get_timeout().as_secs_f64(),
-        durability: (!source.is_readonly() && !postgres).then(|| source.get_durability().as_str()),
+        durability: source.durability().map(multisource::Durability::as_str),
         mapped_chats: config.chat_mapping().values().filter(|s| *s == source.name()).count(),
         exists: found.exists,
         size_bytes: found.size_bytes,

@@ -66,7 +66,7 @@ impl Db {
     /// database is asked for by connecting.
     pub(crate) fn exists(source: &SourceConfig) -> bool {
         match source.kind() {
-            Kind::Sqlite => source.path().exists(),
+            Kind::Sqlite => source.file().is_some_and(|f| f.path().exists()),
             Kind::Postgres => true,
         }
     }

@@ -63,7 +63,7 @@ pub(crate) fn run(
 fn entry(source: &SourceConfig, action: &'static str) -> SourceMigration {
     SourceMigration {
         name: source.name().to_owned(),
-        path: PathBuf::from(source.location()),
+        path: PathBuf::from(source.location().to_string()),
         readonly: source.is_readonly(),
         action,
         adopted_python_version: None,

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use multisource::{Config, Kind, SourceConfig};
+use multisource::{Config, SourceConfig};
 use serde::Serialize;
 
 use crate::db::{Access, Db, chat_tables, side_size};
@@ -65,11 +65,10 @@ pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, 
 }
 
 fn status(config: &Config, source: &SourceConfig) -> SourceStatus {
-    let path = source.path();
     let mut out = SourceStatus {
         name: source.name().to_owned(),
         kind: source.kind().as_str(),
-        path: PathBuf::from(source.location()),
+        path: PathBuf::from(source.location().to_string()),
         readonly: source.is_readonly(),
         error: None,
         journal_mode: None,
@@ -92,10 +91,10 @@ fn status(config: &Config, source: &SourceConfig) -> SourceStatus {
     if let Err(error) = read(config, source, &mut out) {
         out.error = Some(error);
     }
-    if source.kind() == Kind::Sqlite {
-        out.file_bytes = side_size(path, "").unwrap_or(0);
-        out.wal_bytes = side_size(path, "-wal").unwrap_or(0);
-        out.shm_bytes = side_size(path, "-shm").unwrap_or(0);
+    if let Some(file) = source.file() {
+        out.file_bytes = side_size(file.path(), "").unwrap_or(0);
+        out.wal_bytes = side_size(file.path(), "-wal").unwrap_or(0);
+        out.shm_bytes = side_size(file.path(), "-shm").unwrap_or(0);
     }
     out.total_bytes = out.file_bytes + out.wal_bytes + out.shm_bytes;
     out

@@ -44,8 +44,9 @@ pub use crate::models::{
 pub use multisource_macros::{read, write};
 pub use multisource_router::{
     Access, Config, ConfigBuilder, Conn, Durability, Error, Finding, InvalidArgument, Kind,
-    Mismatch, OnSourceError, PoolRole, Preflight, RefusedBy, Result, Route, Router, SchemaState,
-    Severity, SourceConfig, SourceInfo, SourceReport, SourceStats, Stats, Tier, TierCounts,
+    Location, Mismatch, OnSourceError, PoolRole, Preflight, RefusedBy, Result, Route, Router,
+    SchemaState, Server, Severity, SourceConfig, SourceInfo, SourceReport, SourceStats, SqliteFile,
+    Stats, Tier, TierCounts,
 };
 /// The diesel tables of the schema.
 pub use multisource_schema as schema;

@@ -24,6 +24,24 @@ impl Kind {
             Kind::Postgres => "postgres",
         }
     }
+
+    /// The kind of server a URL's scheme names: `postgres://` and `postgresql://` are PostgreSQL.
+    pub fn of_url(url: &str) -> Option<Kind> {
+        let scheme = url.split_once("://")?.0;
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Some(Kind::Postgres),
+            _ => None,
+        }
+    }
+
+    /// True when this build of multisource can open sources of this kind (PostgreSQL's needs the
+    /// `postgres` feature).
+    pub fn is_built(self) -> bool {
+        match self {
+            Kind::Sqlite => true,
+            Kind::Postgres => cfg!(feature = "postgres"),
+        }
+    }
 }
 
 impl fmt::Display for Kind {

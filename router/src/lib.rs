@@ -33,8 +33,8 @@ mod stats;
 
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_POOL_SIZE, DEFAULT_SOURCE_NAME, DEFAULT_TIMEOUT_SECS,
-    Durability, MAX_POOL_SIZE, MAX_TIMEOUT_SECS, MappingEdit, OnSourceError, SourceConfig,
-    replace_file, sync_folder,
+    Durability, Location, MAX_POOL_SIZE, MAX_TIMEOUT_SECS, MappingEdit, OnSourceError, Server,
+    SourceConfig, SqliteFile, replace_file, sync_folder,
 };
 pub use crate::conn::{Conn, Kind};
 pub use crate::error::{Error, InvalidArgument, PoolRole, RefusedBy, Result};

@@ -65,7 +65,7 @@ impl Opened {
     pub fn open(source: &SourceConfig, purpose: Purpose) -> Result<Opened> {
         let mut info = SourceInfo {
             config: source.clone(),
-            path: PathBuf::from(source.location()),
+            path: PathBuf::from(source.location().to_string()),
             state_at_open: SchemaState::Empty,
             applied: Vec::new(),
             adopted_python_version: None,

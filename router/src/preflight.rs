@@ -161,7 +161,7 @@ impl Preflight {
                 let (keep, second) = (writable[0], writable[1]);
                 self.error(Error::Open {
                     source_name: second.name().to_owned(),
-                    path: second.path().to_path_buf(),
+                    path: second.file().map(|f| f.path().to_path_buf()).unwrap_or_default(),
                     detail: format!(
                         "the writable source `{}` is the same file; two writable sources on one \
                          file would compete for its lock, so configure it once",
@@ -234,7 +234,7 @@ fn inspect(source: &SourceConfig) -> Inspected {
             report: SourceReport { name: source.name().to_owned(), ..SourceReport::default() },
             error: Some(Error::Open {
                 source_name: source.name().to_owned(),
-                path: PathBuf::from(source.location()),
+                path: PathBuf::from(source.location().to_string()),
                 detail: "PostgreSQL sources need multisource built with its `postgres` feature"
                     .into(),
             }),
@@ -246,9 +246,9 @@ fn inspect(source: &SourceConfig) -> Inspected {
 /// True when two sources are the same database: the same file (once symbolic links and `.` are
 /// resolved, or the same path for files that do not exist yet), or the same PostgreSQL URL.
 pub fn same_place(a: &SourceConfig, b: &SourceConfig) -> bool {
-    match (a.kind(), b.kind()) {
-        (Kind::Sqlite, Kind::Sqlite) => same_file(a.path(), b.path()),
-        (Kind::Postgres, Kind::Postgres) => a.url() == b.url(),
+    match (a.file(), b.file()) {
+        (Some(a), Some(b)) => same_file(a.path(), b.path()),
+        (None, None) => a.url() == b.url(),
         _ => false,
     }
 }

@@ -152,7 +152,7 @@ impl Source {
             #[cfg(not(feature = "postgres"))]
             Kind::Postgres => Err(Error::Open {
                 source_name: config.name().to_owned(),
-                path: PathBuf::from(config.location()),
+                path: PathBuf::from(config.location().to_string()),
                 detail: "PostgreSQL sources need multisource built with its `postgres` feature"
                     .into(),
             }),
@@ -393,7 +393,7 @@ impl SourceId {
             name: config.name().into(),
             readonly: config.is_readonly(),
             kind: Kind::Postgres,
-            path: PathBuf::from(config.location()),
+            path: PathBuf::from(config.location().to_string()),
             timeout: config.get_timeout(),
             pool_size: config.get_pool_size(),
             read_mode: OpenMode::ReadOnly { immutable: false },
@@ -402,9 +402,14 @@ impl SourceId {
 
     /// The identity of a SQLite source, its path made absolute.
     pub(crate) fn sqlite(config: &SourceConfig) -> Result<SourceId> {
-        let path = std::path::absolute(config.path()).map_err(|e| Error::Open {
+        let file = config.file().ok_or_else(|| Error::Open {
             source_name: config.name().to_owned(),
-            path: config.path().to_path_buf(),
+            path: PathBuf::from(config.location().to_string()),
+            detail: "not a SQLite file".into(),
+        })?;
+        let path = std::path::absolute(file.path()).map_err(|e| Error::Open {
+            source_name: config.name().to_owned(),
+            path: file.path().to_path_buf(),
             detail: format!("cannot make the path absolute: {e}"),
         })?;
         Ok(SourceId {
@@ -638,7 +643,7 @@ pub(crate) fn pool_builder<M: r2d2::ManageConnection>(
 }
 
 pub(crate) fn writer_pragmas(config: &SourceConfig) -> String {
-    let synchronous = match config.get_durability() {
+    let synchronous = match config.durability().unwrap_or_default() {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
     };

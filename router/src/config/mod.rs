@@ -5,6 +5,7 @@
 //! refusal names the key, and the line when the text came from TOML.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 mod keys;
 mod mapping;
 mod parse;
+mod rules;
 
 pub use self::mapping::{MappingEdit, replace as replace_file, sync_folder};
 use self::parse::Parser;
@@ -40,18 +42,126 @@ pub struct Config {
     file: Option<PathBuf>,
 }
 
-/// One named source: a SQLite file (`path`) or a PostgreSQL server (`url`), with its access mode
-/// and pool settings.
+/// One named source: where its data is ([`Location`]), its access mode and its pool settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceConfig {
     name: String,
-    path: PathBuf,
-    url: Option<String>,
+    location: Location,
     readonly: bool,
     pool_size: u32,
     timeout: Duration,
+}
+
+/// Where a source's data is: a SQLite file, with what only a file has, or a database server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    /// A SQLite file (`path` in a configuration file).
+    File(SqliteFile),
+    /// A database on a server (`url`), of the kind its URL's scheme names (`postgres://`).
+    Server(Server),
+}
+
+/// A SQLite file, and the settings that only a file has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqliteFile {
+    path: PathBuf,
     durability: Durability,
     immutable: bool,
+}
+
+/// A database server's URL (`postgres://user:password@host:port/database`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    url: String,
+}
+
+impl SqliteFile {
+    /// The file at `path`, with the default durability (`normal`), not immutable.
+    pub fn new(path: impl Into<PathBuf>) -> SqliteFile {
+        SqliteFile { path: path.into(), durability: Durability::Normal, immutable: false }
+    }
+
+    /// Sets the durability of the source's writes.
+    pub fn durability(mut self, durability: Durability) -> SqliteFile {
+        self.durability = durability;
+        self
+    }
+
+    /// Declares the file frozen, for a read-only source: SQLite then opens it with
+    /// `immutable=1`, taking no lock and creating no `-shm` file, and trusts that nothing changes
+    /// it. The risk: if the file does change while open (another process writes it, a backup is
+    /// restored over it), reads may return wrong rows or report a damaged database. Only for
+    /// archives nothing writes.
+    pub fn immutable(mut self, immutable: bool) -> SqliteFile {
+        self.immutable = immutable;
+        self
+    }
+
+    /// The file. Relative paths of a configuration file are resolved against its folder; others
+    /// against the process's current folder when the source is opened.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The durability of the source's writes (meaningless for a read-only source).
+    pub fn get_durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// True when the file is declared frozen.
+    pub fn is_immutable(&self) -> bool {
+        self.immutable
+    }
+}
+
+impl Server {
+    /// The server at `url`, password included; its kind is the URL's scheme's.
+    pub fn new(url: impl Into<String>) -> Server {
+        Server { url: url.into() }
+    }
+
+    /// The URL, password included.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The kind of database the URL's scheme names, if multisource knows it.
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::of_url(&self.url)
+    }
+}
+
+impl From<SqliteFile> for Location {
+    fn from(file: SqliteFile) -> Location {
+        Location::File(file)
+    }
+}
+
+impl From<Server> for Location {
+    fn from(server: Server) -> Location {
+        Location::Server(server)
+    }
+}
+
+impl Location {
+    /// The kind of database: a SQLite file, or the server's kind (PostgreSQL for a URL whose
+    /// scheme multisource does not know, which a validated configuration never holds).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Location::File(_) => Kind::Sqlite,
+            Location::Server(server) => server.kind().unwrap_or(Kind::Postgres),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    /// For people: the file's path, or the URL with its password hidden.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File(file) => write!(f, "{}", file.path.display()),
+            Location::Server(server) => f.write_str(&redact(&server.url)),
+        }
+    }
 }
 
 /// How hard a writable source works to keep acknowledged writes across failures.
@@ -100,26 +210,29 @@ impl OnSourceError {
 }
 
 impl SourceConfig {
-    /// A writable source named `name` on the file `path`, with the default pool size (5), timeout
-    /// (30 s) and durability (`normal`).
-    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>) -> SourceConfig {
+    /// A writable source named `name` at `location`, with the default pool size (5) and timeout
+    /// (30 s).
+    pub fn at(name: impl Into<String>, location: impl Into<Location>) -> SourceConfig {
         SourceConfig {
             name: name.into(),
-            path: path.into(),
+            location: location.into(),
             readonly: false,
             pool_size: DEFAULT_POOL_SIZE,
             timeout: Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS),
-            durability: Durability::Normal,
-            immutable: false,
-            url: None,
         }
+    }
+
+    /// A writable source named `name` on the SQLite file `path`, with the defaults (durability
+    /// `normal`); [`SourceConfig::at`] with a [`SqliteFile`] sets what only a file has.
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>) -> SourceConfig {
+        SourceConfig::at(name, SqliteFile::new(path))
     }
 
     /// A PostgreSQL source named `name` on the server and database of `url`
     /// (`postgres://user:password@host:port/database`), writable, with the default pool size and
     /// timeout. Opening it needs multisource's `postgres` feature.
     pub fn postgres(name: impl Into<String>, url: impl Into<String>) -> SourceConfig {
-        SourceConfig { url: Some(url.into()), ..SourceConfig::new(name, PathBuf::new()) }
+        SourceConfig::at(name, Server::new(url))
     }
 
     /// Makes the source read-only (or writable again).
@@ -141,51 +254,35 @@ impl SourceConfig {
         self
     }
 
-    /// Sets the durability of the source's writes.
-    pub fn durability(mut self, durability: Durability) -> SourceConfig {
-        self.durability = durability;
-        self
-    }
-
-    /// Declares a read-only source's file frozen: SQLite then opens it with `immutable=1`, taking
-    /// no lock and creating no `-shm` file, and trusts that nothing changes it. The risk: if the
-    /// file does change while open (another process writes it, a backup is restored over it),
-    /// reads may return wrong rows or report a damaged database. Only for archives nothing writes.
-    pub fn immutable(mut self, immutable: bool) -> SourceConfig {
-        self.immutable = immutable;
-        self
-    }
-
     /// The source's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Where the source's data is; its `Display` is for people (a password hidden).
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
     /// The kind of database: a SQLite file or a PostgreSQL server.
     pub fn kind(&self) -> Kind {
-        match self.url {
-            Some(_) => Kind::Postgres,
-            None => Kind::Sqlite,
+        self.location.kind()
+    }
+
+    /// The SQLite file, for a file source.
+    pub fn file(&self) -> Option<&SqliteFile> {
+        match &self.location {
+            Location::File(file) => Some(file),
+            Location::Server(_) => None,
         }
     }
 
-    /// A PostgreSQL source's URL, password included.
+    /// The server's URL, password included, for a server source.
     pub fn url(&self) -> Option<&str> {
-        self.url.as_deref()
-    }
-
-    /// Where the data is, for people: the file's path, or the URL with its password hidden.
-    pub fn location(&self) -> String {
-        match &self.url {
-            Some(url) => redact(url),
-            None => self.path.display().to_string(),
+        match &self.location {
+            Location::File(_) => None,
+            Location::Server(server) => Some(server.url()),
         }
-    }
-
-    /// The database file. Relative paths of a configuration file are resolved against its folder;
-    /// others against the process's current folder when the source is opened.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// True when the source is read-only.
@@ -204,127 +301,15 @@ impl SourceConfig {
         self.timeout
     }
 
-    /// The durability of the source's writes (meaningless for read-only sources).
-    pub fn get_durability(&self) -> Durability {
-        self.durability
+    /// The durability of a writable file's writes; `None` for a server, whose commits are kept as
+    /// the server says, and for a read-only source, which takes none.
+    pub fn durability(&self) -> Option<Durability> {
+        self.file().filter(|_| !self.readonly).map(SqliteFile::get_durability)
     }
 
     /// True when the source is a frozen archive, opened with SQLite's `immutable=1`.
     pub fn is_immutable(&self) -> bool {
-        self.immutable
-    }
-
-    fn validate(&self, key: &str) -> std::result::Result<(), (String, String)> {
-        let field = |f: &str| format!("{key}.{f}");
-        if let Some(url) = &self.url {
-            return self.validate_postgres(key, url);
-        }
-        if self.immutable && !self.readonly {
-            return Err((
-                field("immutable"),
-                "only a read-only source can be immutable; add `readonly = true`, or remove \
-                 `immutable` if the bot writes to this file"
-                    .into(),
-            ));
-        }
-        if self.path.as_os_str().is_empty() {
-            return Err((field("path"), "the path is empty; give the database file".into()));
-        }
-        if self.path.as_os_str().as_encoded_bytes().contains(&0) {
-            return Err((
-                field("path"),
-                format!(
-                    "the path {:?} holds a NUL character, which no file name can hold (the system \
-                     would open the file named by what comes before it); remove it",
-                    self.path.display()
-                ),
-            ));
-        }
-        if self.path.as_os_str() == ":memory:" {
-            return Err((
-                field("path"),
-                "`:memory:` is not supported: every pooled connection would see its own empty \
-                 database; use a file in a temporary folder"
-                    .into(),
-            ));
-        }
-        self.validate_pool().map_err(|(f, message)| (field(f), message))
-    }
-
-    fn validate_postgres(&self, key: &str, url: &str) -> std::result::Result<(), (String, String)> {
-        let field = |f: &str| format!("{key}.{f}");
-        if url.contains('\0') {
-            return Err((
-                field("url"),
-                "the URL holds a NUL character, which no connection string can hold; remove it"
-                    .into(),
-            ));
-        }
-        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err((
-                field("url"),
-                format!(
-                    "a source's `url` is a PostgreSQL server, `postgres://user:password@host/database`, \
-                     not {:?}; a SQLite file goes in `path`",
-                    redact(url)
-                ),
-            ));
-        }
-        if !cfg!(feature = "postgres") {
-            return Err((
-                field("url"),
-                "PostgreSQL sources need multisource built with its `postgres` feature \
-                 (`multisource = { features = [\"postgres\"] }`)"
-                    .into(),
-            ));
-        }
-        if self.immutable {
-            return Err((
-                field("immutable"),
-                "`immutable` is for frozen SQLite files; a read-only PostgreSQL source is \
-                 `readonly = true`"
-                    .into(),
-            ));
-        }
-        if self.durability != Durability::Normal {
-            return Err((
-                field("durability"),
-                "`durability` is for SQLite files; a PostgreSQL server keeps commits as its own \
-                 `synchronous_commit` says"
-                    .into(),
-            ));
-        }
-        self.validate_pool().map_err(|(f, message)| (field(f), message))
-    }
-
-    /// `pool-size` and `timeout`: the field at fault and why.
-    fn validate_pool(&self) -> std::result::Result<(), (&'static str, String)> {
-        let min = if self.readonly { 1 } else { 2 };
-        if self.pool_size < min || self.pool_size > MAX_POOL_SIZE {
-            let why = match self.readonly {
-                true => String::new(),
-                false => " (a writable source needs one connection for writes and at least one \
-                          for reads)"
-                    .to_owned(),
-            };
-            return Err((
-                "pool-size",
-                format!(
-                    "pool-size must be between {min} and {MAX_POOL_SIZE}{why}, not {}",
-                    self.pool_size
-                ),
-            ));
-        }
-        let secs = self.timeout.as_secs_f64();
-        if secs <= 0.0 || secs > MAX_TIMEOUT_SECS {
-            return Err((
-                "timeout",
-                format!(
-                    "timeout must be more than 0 and at most {MAX_TIMEOUT_SECS} seconds, not {secs}"
-                ),
-            ));
-        }
-        Ok(())
+        self.file().is_some_and(SqliteFile::is_immutable)
     }
 }
 
@@ -352,8 +337,10 @@ impl Config {
         let mut config = Parser { text, file: Some(path) }.parse()?;
         let folder = path.parent().unwrap_or(Path::new(""));
         for source in &mut config.sources {
-            if source.url.is_none() && source.path.is_relative() {
-                source.path = folder.join(&source.path);
+            if let Location::File(file) = &mut source.location
+                && file.path.is_relative()
+            {
+                file.path = folder.join(&file.path);
             }
         }
         config.file = Some(path.to_path_buf());
@@ -402,7 +389,8 @@ impl Config {
     }
 }
 
-/// Builds a [`Config`] in code.
+/// Builds a [`Config`] in code; [`ConfigBuilder::build`] checks it by the rules a configuration
+/// file is checked by (a file's parser fills a builder).
 #[derive(Debug, Clone, Default)]
 pub struct ConfigBuilder {
     default: Option<String>,
@@ -436,64 +424,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Validates the configuration.
+    /// Validates the configuration: every rule, with each refusal naming its key.
     pub fn build(self) -> Result<Config> {
-        let mut names = Vec::new();
-        for source in &self.sources {
-            let key = format!("sources.{}", source.name);
-            if source.name.is_empty() {
-                return Err(Error::config("sources", "a source has an empty name"));
-            }
-            if names.contains(&source.name) {
-                return Err(Error::config(key, "this source is configured twice"));
-            }
-            source.validate(&key).map_err(|(key, message)| Error::config(key, message))?;
-            names.push(source.name.clone());
-        }
-        if names.is_empty() {
-            return Err(Error::config("sources", NO_SOURCES));
-        }
-        let default = self.default.unwrap_or_else(|| DEFAULT_SOURCE_NAME.to_owned());
-        if !names.contains(&default) {
-            return Err(Error::config("default", unknown_default(&default, &names)));
-        }
-        let mut chat_mapping = BTreeMap::new();
-        for (chat, source) in self.chat_mapping {
-            let key = format!("chat_mapping.{chat}");
-            if !names.contains(&source) {
-                return Err(Error::config(key, unknown_mapped(&source, &names)));
-            }
-            if chat_mapping.insert(chat, source).is_some() {
-                return Err(Error::config(key, "this chat is mapped twice"));
-            }
-        }
-        Ok(Config {
-            default,
-            sources: self.sources,
-            chat_mapping,
-            on_source_error: self.on_source_error,
-            file: None,
-        })
+        self.check(&rules::Canonical)
     }
-}
-
-pub(crate) const NO_SOURCES: &str =
-    "no sources are configured; add a `[database.sources.<name>]` table with a `path`";
-
-pub(crate) fn unknown_default(default: &str, names: &[String]) -> String {
-    format!(
-        "the default source `{default}` is not among the sources ({}); set `default` to one of them",
-        quoted(names)
-    )
-}
-
-pub(crate) fn unknown_mapped(source: &str, names: &[String]) -> String {
-    format!(
-        "the chat is mapped to `{source}`, which is not a configured source ({})",
-        quoted(names)
-    )
-}
-
-pub(crate) fn quoted(names: &[String]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }

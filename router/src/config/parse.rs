@@ -3,21 +3,98 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
+use rustc_hash::FxHashMap;
+
 use super::keys::{SOURCE_KEYS, TOP_KEYS, canonical, closest, respell};
+use super::rules::{Field, Names, Place, Written, canonical_key};
 use super::{
-    Config, DEFAULT_SOURCE_NAME, Durability, MAX_TIMEOUT_SECS, NO_SOURCES, OnSourceError,
-    SourceConfig, quoted, unknown_default, unknown_mapped,
+    Config, ConfigBuilder, Durability, Location, OnSourceError, Server, SourceConfig, SqliteFile,
 };
 use crate::error::{Error, Result};
 
 pub(crate) struct Parser<'a> {
     pub(crate) text: &'a str,
     pub(crate) file: Option<&'a Path>,
+}
+
+/// Where a file wrote each thing a refusal can be about, so that it names the key as written and
+/// its line.
+struct Spans<'p, 'a> {
+    parser: &'p Parser<'a>,
+    /// `database.` for a whole bot configuration, nothing for the table alone.
+    prefix: String,
+    /// The `[database]` table's own key, when there is one.
+    database: Option<Range<usize>>,
+    default: Option<Written>,
+    sources: Option<Written>,
+    /// Each source's table and its settings, in the builder's order.
+    source: Vec<(Written, FxHashMap<Field, Written>)>,
+    /// Each entry of the chat mapping, in the builder's order.
+    mapping: Vec<Written>,
+}
+
+impl<'p, 'a> Spans<'p, 'a> {
+    fn default_for(parser: &'p Parser<'a>) -> Spans<'p, 'a> {
+        Spans {
+            parser,
+            prefix: String::new(),
+            database: None,
+            default: None,
+            sources: None,
+            source: Vec::new(),
+            mapping: Vec::new(),
+        }
+    }
+
+    fn written(&self, builder: &ConfigBuilder, place: Place) -> (String, Option<Range<usize>>) {
+        let at = |w: &Written| (w.0.clone(), Some(w.1.clone()));
+        let found = match place {
+            Place::Sources => self.sources.as_ref().map(at),
+            Place::Default => self.default.as_ref().map(at),
+            Place::Source(i) => self.source.get(i).map(|(w, _)| at(w)),
+            Place::Field(i, field) => self
+                .source
+                .get(i)
+                .map(|(source, fields)| fields.get(&field).map_or_else(|| at(source), at)),
+            Place::Mapping(i) => self.mapping.get(i).map(at),
+        };
+        found.unwrap_or_else(|| match place {
+            // Not written: the key the file would have, at the database table.
+            Place::Sources | Place::Default => (
+                format!("{}{}", self.prefix, canonical_key(builder, place)),
+                if place == Place::Sources { self.database.clone() } else { None },
+            ),
+            _ => (canonical_key(builder, place), None),
+        })
+    }
+}
+
+impl Names for Spans<'_, '_> {
+    fn refuse(&self, builder: &ConfigBuilder, place: Place, message: String) -> Error {
+        let (key, span) = self.written(builder, place);
+        self.parser.error(&key, span, message)
+    }
+
+    fn key(&self, builder: &ConfigBuilder, place: Place) -> String {
+        self.written(builder, place).0
+    }
+}
+
+/// The field a canonical source key stands for, in the builder's refusals.
+fn field_of(canon: &str) -> Option<Field> {
+    match canon {
+        "path" => Some(Field::Path),
+        "url" => Some(Field::Url),
+        "pool_size" => Some(Field::PoolSize),
+        "timeout" => Some(Field::Timeout),
+        "immutable" => Some(Field::Immutable),
+        _ => None,
+    }
 }
 
 type Entry<'i> = (&'i toml::Spanned<toml::de::DeString<'i>>, &'i toml::Spanned<DeValue<'i>>);
@@ -61,20 +138,22 @@ impl Parser<'_> {
         span: Option<Range<usize>>,
     ) -> Result<Config> {
         let entries = self.known_entries(table, prefix, TOP_KEYS, "the database configuration")?;
-        let mut default = None;
-        let mut sources = Vec::new();
-        let mut mapping: Vec<(i64, String, String, Range<usize>)> = Vec::new();
-        // Where each chat was first mapped, for the refusal of a second entry: a lookup per entry
-        // keeps a mapping of a million chats linear to load.
-        let mut first_entry: rustc_hash::FxHashMap<i64, usize> = rustc_hash::FxHashMap::default();
-        let mut on_source_error = OnSourceError::Skip;
-        let mut sources_span = None;
+        let mut builder = ConfigBuilder::default();
+        let mut written = Spans {
+            parser: self,
+            prefix: prefix.to_owned(),
+            database: span,
+            ..Spans::default_for(self)
+        };
         for (canon, (key, value)) in entries {
             let path = format!("{prefix}{}", key.get_ref());
             match canon {
-                "default" => default = Some((self.string(&path, value)?, path, key.span())),
+                "default" => {
+                    builder = builder.default_source(self.string(&path, value)?);
+                    written.default = Some((path, key.span()));
+                }
                 "on_source_error" => {
-                    on_source_error = match self.string(&path, value)?.as_str() {
+                    builder = builder.on_source_error(match self.string(&path, value)?.as_str() {
                         "skip" => OnSourceError::Skip,
                         "fail" => OnSourceError::Fail,
                         other => {
@@ -84,10 +163,10 @@ impl Parser<'_> {
                                 format!("expected \"skip\" or \"fail\", not {other:?}"),
                             ));
                         }
-                    }
+                    });
                 }
                 "sources" => {
-                    sources_span = Some(key.span());
+                    written.sources = Some((path.clone(), key.span()));
                     let DeValue::Table(list) = value.get_ref() else {
                         return Err(self.error(
                             &path,
@@ -100,11 +179,9 @@ impl Parser<'_> {
                     };
                     for (name, source) in list.iter() {
                         let key = format!("{path}.{}", name.get_ref());
-                        sources.push((
-                            self.parse_source(name.get_ref(), &key, source)?,
-                            key,
-                            name.span(),
-                        ));
+                        let (source, fields) = self.parse_source(name.get_ref(), &key, source)?;
+                        builder = builder.source(source);
+                        written.source.push(((key, name.span()), fields));
                     }
                 }
                 "chat_mapping" => {
@@ -131,73 +208,27 @@ impl Parser<'_> {
                                 ),
                             )
                         })?;
-                        let name = self.string(&key, source)?;
-                        if let Some(first) = first_entry.get(&id) {
-                            return Err(self.error(
-                                &key,
-                                Some(chat.span()),
-                                format!(
-                                    "chat {id} is mapped twice (first as `{}`)",
-                                    mapping[*first].2
-                                ),
-                            ));
-                        }
-                        first_entry.insert(id, mapping.len());
-                        mapping.push((id, name, key, chat.span()));
+                        builder = builder.map_chat(id, self.string(&key, source)?);
+                        written.mapping.push((key, chat.span()));
                     }
                 }
                 // `known_entries` returns only the keys matched above.
                 _ => {}
             }
         }
-        if sources.is_empty() {
-            return Err(self.error(&format!("{prefix}sources"), sources_span.or(span), NO_SOURCES));
-        }
-        let names: Vec<String> = sources.iter().map(|(s, _, _)| s.name.clone()).collect();
-        let default = match default {
-            Some((name, key, span)) => {
-                if !names.contains(&name) {
-                    return Err(self.error(&key, Some(span), unknown_default(&name, &names)));
-                }
-                name
-            }
-            None if names.iter().any(|n| n == DEFAULT_SOURCE_NAME) => {
-                DEFAULT_SOURCE_NAME.to_owned()
-            }
-            None => {
-                return Err(self.error(
-                    &format!("{prefix}default"),
-                    None,
-                    format!(
-                        "`default` is not set and no source is named `default`; set `default` to \
-                         one of {}",
-                        quoted(&names)
-                    ),
-                ));
-            }
-        };
-        let mut chat_mapping = BTreeMap::new();
-        for (id, name, key, span) in mapping {
-            if !names.contains(&name) {
-                return Err(self.error(&key, Some(span), unknown_mapped(&name, &names)));
-            }
-            chat_mapping.insert(id, name);
-        }
-        Ok(Config {
-            default,
-            sources: sources.into_iter().map(|(s, _, _)| s).collect(),
-            chat_mapping,
-            on_source_error,
-            file: None,
-        })
+        builder.check(&written)
     }
 
+    /// Reads one source's table into a [`SourceConfig`], and where each of its settings was
+    /// written. What a source cannot be (both a file and a server, a server with a file's
+    /// settings) is refused here, since the model cannot hold it; every other rule is the
+    /// builder's.
     fn parse_source(
         &self,
         name: &str,
         key: &str,
         value: &toml::Spanned<DeValue<'_>>,
-    ) -> Result<SourceConfig> {
+    ) -> Result<(SourceConfig, FxHashMap<Field, Written>)> {
         let DeValue::Table(table) = value.get_ref() else {
             return Err(self.error(
                 key,
@@ -205,38 +236,32 @@ impl Parser<'_> {
                 format!("a source must be a table with a `path`, not {}", kind(value.get_ref())),
             ));
         };
-        if name.is_empty() {
-            return Err(self.error(key, Some(value.span()), "a source has an empty name"));
-        }
-        let mut source = SourceConfig::new(name, PathBuf::new());
-        let mut has_path = false;
         let prefix = format!("{key}.");
         let entries =
             self.known_entries(table, &prefix, SOURCE_KEYS, &format!("source `{name}`"))?;
-        let mut spans = BTreeMap::new();
+        let mut fields: FxHashMap<Field, Written> = FxHashMap::default();
+        let mut seen: BTreeMap<&str, Written> = BTreeMap::new();
+        let (mut path, mut url, mut readonly, mut pool_size, mut timeout) =
+            (None, None, None, None, None);
+        let (mut durability, mut immutable) = (None, None);
         for (canon, (k, v)) in entries {
-            let path = format!("{key}.{}", k.get_ref());
-            spans.insert(canon, (path.clone(), v.span()));
+            let at = format!("{key}.{}", k.get_ref());
+            seen.insert(canon, (at.clone(), v.span()));
+            if let Some(field) = field_of(canon) {
+                fields.insert(field, (at.clone(), v.span()));
+            }
             match canon {
-                "path" => {
-                    source.path = PathBuf::from(self.string(&path, v)?);
-                    has_path = true;
-                }
-                "url" => source.url = Some(self.string(&path, v)?),
-                "readonly" => match v.get_ref() {
-                    DeValue::Boolean(b) => source.readonly = *b,
-                    other => return Err(self.expected(&path, v, "true or false", other)),
-                },
-                "immutable" => match v.get_ref() {
-                    DeValue::Boolean(b) => source.immutable = *b,
-                    other => return Err(self.expected(&path, v, "true or false", other)),
-                },
+                "path" => path = Some(self.string(&at, v)?),
+                "url" => url = Some(self.string(&at, v)?),
+                "readonly" => readonly = Some(self.boolean(&at, v)?),
+                "immutable" => immutable = Some(self.boolean(&at, v)?),
                 "pool_size" => {
                     let size = match v.get_ref() {
                         DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
-                        other => return Err(self.expected(&path, v, "an integer", other)),
+                        other => return Err(self.expected(&at, v, "an integer", other)),
                     };
-                    source.pool_size = size.and_then(|s| u32::try_from(s).ok()).unwrap_or(0);
+                    // Out of range either way: the builder refuses 0 with the range.
+                    pool_size = Some(size.and_then(|s| u32::try_from(s).ok()).unwrap_or(0));
                 }
                 "timeout" => {
                     let secs = match v.get_ref() {
@@ -244,40 +269,68 @@ impl Parser<'_> {
                             i64::from_str_radix(i.as_str(), i.radix()).ok().map(|i| i as f64)
                         }
                         DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
-                        other => return Err(self.expected(&path, v, "a number of seconds", other)),
+                        other => return Err(self.expected(&at, v, "a number of seconds", other)),
                     };
-                    let secs = secs.filter(|s| s.is_finite() && *s > 0.0 && *s <= MAX_TIMEOUT_SECS);
-                    let Some(secs) = secs else {
-                        return Err(self.error(
-                            &path,
-                            Some(v.span()),
-                            format!(
-                                "timeout must be more than 0 and at most {MAX_TIMEOUT_SECS} \
-                                 seconds"
-                            ),
-                        ));
-                    };
-                    source.timeout = Duration::from_secs_f64(secs);
+                    // What no duration can be (negative, not a number) is held as none at all,
+                    // and what is too long as the longest: the builder refuses both.
+                    let secs = secs.unwrap_or(0.0);
+                    timeout = Some(match Duration::try_from_secs_f64(secs) {
+                        Ok(duration) => duration,
+                        Err(_) if secs > 0.0 => Duration::MAX,
+                        Err(_) => Duration::ZERO,
+                    });
                 }
                 "durability" => {
-                    source.durability = match self.string(&path, v)?.as_str() {
+                    durability = Some(match self.string(&at, v)?.as_str() {
                         "normal" => Durability::Normal,
                         "full" => Durability::Full,
                         other => {
                             return Err(self.error(
-                                &path,
+                                &at,
                                 Some(v.span()),
                                 format!("expected \"normal\" or \"full\", not {other:?}"),
                             ));
                         }
-                    }
+                    })
                 }
                 // `known_entries` returns only the keys matched above.
                 _ => {}
             }
         }
-        match (has_path, spans.get("url"), spans.get("durability")) {
-            (false, None, _) => {
+        let location = match (path, url) {
+            (Some(path), None) => {
+                let mut file = SqliteFile::new(path);
+                file = file.durability(durability.unwrap_or_default());
+                file = file.immutable(immutable.unwrap_or(false));
+                Location::File(file)
+            }
+            (None, Some(url)) => {
+                for (setting, why) in [
+                    (
+                        "durability",
+                        "a PostgreSQL server keeps commits as its own `synchronous_commit` says",
+                    ),
+                    ("immutable", "a read-only PostgreSQL source is `readonly = true`"),
+                ] {
+                    if let Some((at, span)) = seen.get(setting) {
+                        return Err(self.error(
+                            at,
+                            Some(span.clone()),
+                            format!("`{setting}` is for SQLite files; {why}"),
+                        ));
+                    }
+                }
+                Location::Server(Server::new(url))
+            }
+            (Some(_), Some(_)) => {
+                let (at, span) = &seen["url"];
+                return Err(self.error(
+                    at,
+                    Some(span.clone()),
+                    "give either `path` (a SQLite file) or `url` (a PostgreSQL server), not both",
+                ));
+            }
+            (None, None) => {
                 return Err(self.error(
                     key,
                     Some(value.span()),
@@ -287,31 +340,15 @@ impl Parser<'_> {
                     ),
                 ));
             }
-            (true, Some((written, span)), _) => {
-                return Err(self.error(
-                    written,
-                    Some(span.clone()),
-                    "give either `path` (a SQLite file) or `url` (a PostgreSQL server), not both",
-                ));
-            }
-            (false, Some(_), Some((written, span))) => {
-                return Err(self.error(
-                    written,
-                    Some(span.clone()),
-                    "`durability` is for SQLite files; a PostgreSQL server keeps commits as its \
-                     own `synchronous_commit` says",
-                ));
-            }
-            _ => {}
+        };
+        let mut source = SourceConfig::at(name, location).readonly(readonly.unwrap_or(false));
+        if let Some(pool_size) = pool_size {
+            source = source.pool_size(pool_size);
         }
-        source.validate(key).map_err(|(field, message)| {
-            let canon = field.rsplit('.').next().unwrap_or("").replace('-', "_");
-            match spans.get(canon.as_str()) {
-                Some((written, span)) => self.error(written, Some(span.clone()), message),
-                None => self.error(&field, Some(value.span()), message),
-            }
-        })?;
-        Ok(source)
+        if let Some(timeout) = timeout {
+            source = source.timeout(timeout);
+        }
+        Ok((source, fields))
     }
 
     /// The entries of `table` keyed by their canonical spelling, refusing unknown keys (with the
@@ -355,6 +392,13 @@ impl Parser<'_> {
             out.push((found, (key, value)));
         }
         Ok(out)
+    }
+
+    fn boolean(&self, key: &str, value: &toml::Spanned<DeValue<'_>>) -> Result<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Ok(*b),
+            other => Err(self.expected(key, value, "true or false", other)),
+        }
     }
 
     fn string(&self, key: &str, value: &toml::Spanned<DeValue<'_>>) -> Result<String> {

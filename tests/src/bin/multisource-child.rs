@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use multisource::{Config, Database, Durability, NewMessage, SourceConfig};
+use multisource::{Config, Database, Durability, NewMessage, SourceConfig, SqliteFile};
 
 /// The chat and the user the messages are written for.
 const CHAT: i64 = -1001000000042;
@@ -75,7 +75,7 @@ fn write_messages(db: &str, first: &str, durability: Option<&str>) -> Result {
         Some(other) => return Err(format!("not a durability: {other}")),
     };
     let config = Config::builder()
-        .source(SourceConfig::new("main", db).durability(durability))
+        .source(SourceConfig::at("main", SqliteFile::new(db).durability(durability)))
         .default_source("main")
         .build()
         .map_err(|e| e.to_string())?;

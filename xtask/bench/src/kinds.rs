@@ -12,7 +12,7 @@ use std::path::Path;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection as _, PgConnection};
 use multisource::queries::{chat_messages, chat_settings};
-use multisource::{Config, Database, Durability, NewMessage, SourceConfig};
+use multisource::{Config, Database, Durability, NewMessage, SourceConfig, SqliteFile};
 
 use crate::overhead::{CHATS, MESSAGES, Pair, Size, chat, date, fill_db, pair_interleaved};
 use crate::util::{duration, median, per_call};
@@ -77,8 +77,10 @@ fn time(size: Size, mut f: impl FnMut(usize)) -> f64 {
 pub(crate) fn run(dir: &Path, server: &str, size: Size) {
     let mut scratch = Scratch::new(server);
     let sqlite = filled(SourceConfig::new("main", dir.join("kinds-normal.db")));
-    let sqlite_full =
-        filled(SourceConfig::new("main", dir.join("kinds-full.db")).durability(Durability::Full));
+    let sqlite_full = filled(SourceConfig::at(
+        "main",
+        SqliteFile::new(dir.join("kinds-full.db")).durability(Durability::Full),
+    ));
     let routed_url = scratch.create("routed");
     let direct_url = scratch.create("direct");
     let postgres = filled(SourceConfig::postgres("main", &routed_url));

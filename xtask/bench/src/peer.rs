@@ -11,6 +11,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use multisource::{
     Config, Database, Durability, MessageCategory, MessageType, NewMessage, SourceConfig,
+    SqliteFile,
 };
 use sha2::{Digest, Sha256};
 
@@ -200,10 +201,14 @@ fn build_archive(path: &Path, world: &World, archive_msgs: &[Message]) {
 
 fn config(dir: &Path, world: &World, options: Options) -> Config {
     let mut builder = Config::builder()
-        .source(SourceConfig::new("primary", dir.join("primary.db")).durability(options.durability))
-        .source(
-            SourceConfig::new("secondary", dir.join("secondary.db")).durability(options.durability),
-        )
+        .source(SourceConfig::at(
+            "primary",
+            SqliteFile::new(dir.join("primary.db")).durability(options.durability),
+        ))
+        .source(SourceConfig::at(
+            "secondary",
+            SqliteFile::new(dir.join("secondary.db")).durability(options.durability),
+        ))
         .source(SourceConfig::new("archive", dir.join("archive.db")).readonly(true))
         .default_source("primary");
     for chat in &world.primary[..10] {
