@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, Utc};
 use serde::Serialize;
 
-use crate::db::{Access, Db};
+use multisource_router::Purpose;
+
+use crate::db;
 use crate::moving;
 use crate::output::{Failure, Outcome, Table, describe, load_config, progress, source, to_json};
 
@@ -156,10 +158,10 @@ fn find_candidates(
     skipped: &mut Vec<Skipped>,
 ) {
     for s in config.sources().iter().filter(|s| s.name() != to.name()) {
-        if !Db::exists(s) {
+        if !db::exists(s) {
             continue;
         }
-        let last = Db::open(s, Access::Read)
+        let last = db::open(s, Purpose::Inspect)
             .and_then(|mut db| db.last_messages_before(cutoff).map_err(|e| describe(&e)));
         let last = match last {
             Ok(last) => last,

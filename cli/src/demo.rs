@@ -17,9 +17,8 @@ macro_rules! line {
 }
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
-use diesel::Connection as _;
-use diesel::connection::SimpleConnection;
 use multisource::{Database, MessageCategory, NewMessage};
+use multisource_router::{Opened, Purpose};
 
 use crate::output::{Failure, Outcome, Table, describe};
 
@@ -246,8 +245,9 @@ fn prepare_archive(path: &Path, last_year: NaiveDateTime) -> Result<(), Failure>
     };
     fill().map_err(|e| failed(&e))?;
     drop(db);
-    let uri = multisource_router::sqlite_uri(path, "rw");
-    let mut conn = diesel::SqliteConnection::establish(&uri).map_err(|e| failed(&e))?;
-    conn.batch_execute("PRAGMA journal_mode = DELETE;").map_err(|e| failed(&e))?;
+    let archive = multisource::SourceConfig::new("archive", path);
+    let mut frozen =
+        Opened::open(&archive, Purpose::Move { create: false }).map_err(|e| failed(&e))?;
+    frozen.freeze().map_err(|e| failed(&e))?;
     Ok(())
 }

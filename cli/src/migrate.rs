@@ -91,7 +91,7 @@ fn read_only(source: &SourceConfig) -> SourceMigration {
 
 /// The names of the migrations `state` still needs, and the Python version it would adopt.
 fn pending(state: &SchemaState, kind: Kind) -> (Option<i64>, Vec<String>) {
-    let (versions, names) = migrations_of(kind);
+    let (versions, names) = kind.migrations();
     let skip = |done: &dyn Fn(&str) -> bool| -> Vec<String> {
         versions.iter().zip(&names).filter(|(v, _)| !done(v)).map(|(_, n)| n.clone()).collect()
     };
@@ -131,7 +131,7 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
         .map_err(|e| describe(&e));
     match result {
         Ok(report) => {
-            let (versions, all) = migrations_of(source.kind());
+            let (versions, all) = source.kind().migrations();
             let action = match (created, report.applied.is_empty()) {
                 (true, _) => "created",
                 (false, true) if report.adopted_python_version.is_none() => "current",
@@ -151,20 +151,6 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
             out.problem = Some(error);
             out
         }
-    }
-}
-
-/// The versions and names of the migrations of a kind of database.
-fn migrations_of(kind: Kind) -> (Vec<String>, Vec<String>) {
-    match kind {
-        Kind::Sqlite => (multisource_migrations::versions(), multisource_migrations::names()),
-        #[cfg(feature = "postgres")]
-        Kind::Postgres => (
-            multisource_migrations::postgres::versions(),
-            multisource_migrations::postgres::names(),
-        ),
-        #[cfg(not(feature = "postgres"))]
-        Kind::Postgres => (Vec::new(), Vec::new()),
     }
 }
 

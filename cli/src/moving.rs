@@ -33,7 +33,9 @@ use multisource_migrations::Table as Schema;
 use multisource_router::MappingEdit;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Access, Db, Row, canonical_row, chat_tables};
+use multisource_router::{Opened, Purpose, Row, canonical_row};
+
+use crate::db::{self, chat_tables};
 use crate::output::{Failure, Outcome, Table, describe, load_config, progress, source, to_json};
 
 /// What `move-chat` was asked.
@@ -220,7 +222,7 @@ pub(crate) fn failpoint(step: &str) {
 }
 
 /// The error of a statement of the move.
-fn failed(what: &str) -> impl Fn(diesel::result::Error) -> Failure + '_ {
+fn failed(what: &str) -> impl Fn(multisource::Error) -> Failure + '_ {
     move |e| Failure::Failed(format!("{what}: {}", describe(&e)))
 }
 
@@ -323,7 +325,7 @@ pub(crate) fn plan_chat(
     dry_run: bool,
     resumed: bool,
 ) -> Result<Plan, Failure> {
-    if !Db::exists(from) {
+    if !db::exists(from) {
         return Err(Failure::Failed(format!(
             "the file of `{}`, {}, is missing",
             from.name(),
@@ -411,13 +413,13 @@ pub(crate) fn map(config_path: &Path, chats: &[i64], to: &str) -> Result<Vec<Str
 
 /// The rows of `chat` per chat table in `source` (none when its file does not exist).
 pub(crate) fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i64)>, Failure> {
-    if !Db::exists(source) {
+    if !db::exists(source) {
         return Ok(Vec::new());
     }
     let unreadable = |e: String| {
         Failure::Failed(format!("cannot read `{}` ({}): {e}", source.name(), source.location()))
     };
-    let mut db = Db::open(source, Access::Read).map_err(unreadable)?;
+    let mut db = db::open(source, Purpose::Inspect).map_err(unreadable)?;
     let present = db.table_names().map_err(|e| unreadable(describe(&e)))?;
     let mut rows = Vec::new();
     for table in chat_tables().into_iter().filter(|t| present.contains(&t.name)) {
@@ -430,23 +432,23 @@ pub(crate) fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i
 /// Prepares the destination: a writable source is migrated as the bot would (a new SQLite file
 /// in WAL mode); a read-only one, written offline, gets the schema if it is new, and must
 /// otherwise already have every column of the chat tables.
-fn prepare_destination(to: &SourceConfig) -> Result<Db, Failure> {
+fn prepare_destination(to: &SourceConfig) -> Result<Opened, Failure> {
     let what = format!("cannot prepare `{}` ({})", to.name(), to.location());
-    let mut db =
-        Db::open(to, Access::Create).map_err(|e| Failure::Failed(format!("{what}: {e}")))?;
-    let state = db.state().map_err(|e| Failure::Failed(format!("{what}: {e}")))?;
+    let failed = |e: String| Failure::Failed(format!("{what}: {e}"));
+    let mut db = db::open(to, Purpose::Move { create: true }).map_err(failed)?;
+    let state = db.state().map_err(|e| failed(describe(&e)))?;
     if !to.is_readonly() || state == SchemaState::Empty {
-        db.migrate().map_err(|e| Failure::Failed(format!("{what}: {e}")))?;
+        db.migrate().map_err(|e| failed(describe(&e)))?;
     }
     schema_holds_chat_tables(&mut db, to)?;
     Ok(db)
 }
 
 /// Every column of every chat table is in the database.
-fn schema_holds_chat_tables(db: &mut Db, s: &SourceConfig) -> Result<(), Failure> {
-    let mismatches = db
-        .check()
-        .map_err(|e| Failure::Failed(format!("cannot read the schema of `{}`: {e}", s.name())))?;
+fn schema_holds_chat_tables(db: &mut Opened, s: &SourceConfig) -> Result<(), Failure> {
+    let mismatches = db.check().map_err(|e| {
+        Failure::Failed(format!("cannot read the schema of `{}`: {}", s.name(), describe(&e)))
+    })?;
     let chat_tables: Vec<String> = chat_tables().iter().map(|t| t.name.clone()).collect();
     let relevant: Vec<String> = mismatches
         .iter()
@@ -488,14 +490,14 @@ fn all_found(table: &Schema, held: &[Row], found: &[Row]) -> bool {
 
 /// The chat's rows, read from the origin under its write lock.
 struct Locked {
-    origin: Db,
+    origin: Opened,
     held: Vec<Vec<Row>>,
 }
 
 /// Takes the origin's write lock, held until its rows are deleted (the bot's writes wait), and
 /// reads the chat's rows under it.
 fn lock(from: &SourceConfig, chat: i64) -> Result<Locked, Failure> {
-    let mut origin = Db::open(from, Access::Write).map_err(|e| {
+    let mut origin = db::open(from, Purpose::Move { create: false }).map_err(|e| {
         Failure::Failed(format!("cannot open `{}` ({}): {e}", from.name(), from.location()))
     })?;
     schema_holds_chat_tables(&mut origin, from)?;
@@ -560,14 +562,14 @@ fn copy_and_verify(
         });
         bar.inc(1);
     }
-    dest.batch("COMMIT;").map_err(failed(&format!("committing the copy into `{}`", to.name())))?;
+    dest.commit().map_err(failed(&format!("committing the copy into `{}`", to.name())))?;
     Ok(moves)
 }
 
 /// Deletes the moved rows from the origin, as many as were verified, and commits (releasing the
 /// origin's write lock).
 fn delete(
-    origin: &mut Db,
+    origin: &mut Opened,
     from: &SourceConfig,
     chat: i64,
     moves: &mut [TableMove],
@@ -588,9 +590,7 @@ fn delete(
             )));
         }
     }
-    origin
-        .batch("COMMIT;")
-        .map_err(failed(&format!("committing the deletion from `{}`", from.name())))
+    origin.commit().map_err(failed(&format!("committing the deletion from `{}`", from.name())))
 }
 
 /// Moves every row of `chat` from `from` to `to`: lock, copy, verify, delete.

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use multisource::{Config, SourceConfig};
 use serde::Serialize;
 
-use crate::db::{Access, Db, chat_tables, side_size};
+use multisource_router::Purpose;
+
+use crate::db::{self, chat_tables};
 use crate::output::{Failure, Outcome, Table, bytes, describe, load_config, some_of, to_json};
 
 #[derive(Debug, Serialize)]
@@ -81,7 +83,7 @@ fn status(config: &Config, source: &SourceConfig) -> SourceStatus {
         mapped_without_data: Vec::new(),
         routed_elsewhere: Vec::new(),
     };
-    if !Db::exists(source) {
+    if !db::exists(source) {
         out.error = Some(match source.is_readonly() {
             true => "the file is missing".to_owned(),
             false => "no file yet (created at the bot's first open)".to_owned(),
@@ -91,24 +93,18 @@ fn status(config: &Config, source: &SourceConfig) -> SourceStatus {
     if let Err(error) = read(config, source, &mut out) {
         out.error = Some(error);
     }
-    if let Some(file) = source.file() {
-        out.file_bytes = side_size(file.path(), "").unwrap_or(0);
-        out.wal_bytes = side_size(file.path(), "-wal").unwrap_or(0);
-        out.shm_bytes = side_size(file.path(), "-shm").unwrap_or(0);
-    }
     out.total_bytes = out.file_bytes + out.wal_bytes + out.shm_bytes;
     out
 }
 
 fn read(config: &Config, source: &SourceConfig, out: &mut SourceStatus) -> Result<(), String> {
-    let mut db = Db::open(source, Access::Read)?;
+    let mut db = db::open(source, Purpose::Inspect)?;
     // One snapshot for every count (a read-only transaction).
-    db.batch("BEGIN;").map_err(|e| describe(&e))?;
-    let result = (|| -> diesel::QueryResult<()> {
+    db.begin_read().map_err(|e| describe(&e))?;
+    let result = (|| -> multisource::Result<()> {
         out.journal_mode = db.journal_mode()?;
-        if let Some(bytes) = db.database_bytes()? {
-            out.file_bytes = bytes;
-        }
+        let sizes = db.sizes()?;
+        (out.file_bytes, out.wal_bytes, out.shm_bytes) = (sizes.database, sizes.log, sizes.index);
         let tables = db.table_names()?;
         for table in &tables {
             out.rows.insert(table.clone(), db.count(table, None)?);
@@ -130,7 +126,7 @@ fn read(config: &Config, source: &SourceConfig, out: &mut SourceStatus) -> Resul
             chats.into_iter().filter(|c| config.source_for_chat(*c) != source.name()).collect();
         Ok(())
     })();
-    let _ = db.batch("COMMIT;");
+    let _ = db.rollback();
     result.map_err(|e| describe(&e))
 }
 

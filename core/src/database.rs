@@ -75,8 +75,8 @@ impl Database {
         self.router.sources()
     }
 
-    /// The router underneath: what the generated methods call.
-    pub fn router(&self) -> &Router {
+    /// The router underneath: what the generated methods call (through `__private`).
+    pub(crate) fn router(&self) -> &Router {
         &self.router
     }
 

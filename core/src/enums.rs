@@ -81,24 +81,6 @@ macro_rules! string_enum {
                 Ok(value.read_text().parse::<$name>()?)
             }
         }
-
-        #[cfg(feature = "postgres")]
-        impl ToSql<Text, diesel::pg::Pg> for $name {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut Output<'b, '_, diesel::pg::Pg>,
-            ) -> serialize::Result {
-                std::io::Write::write_all(out, self.as_str().as_bytes())?;
-                Ok(IsNull::No)
-            }
-        }
-
-        #[cfg(feature = "postgres")]
-        impl FromSql<Text, diesel::pg::Pg> for $name {
-            fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<$name> {
-                Ok(std::str::from_utf8(value.as_bytes())?.parse::<$name>()?)
-            }
-        }
     };
 }
 

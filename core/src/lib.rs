@@ -29,6 +29,8 @@ extern crate self as multisource;
 mod database;
 pub mod enums;
 pub mod models;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod queries;
 pub mod timestamps;
 
@@ -59,51 +61,42 @@ pub type Connection = diesel::SqliteConnection;
 #[cfg(feature = "postgres")]
 pub type PgConnection = diesel::PgConnection;
 
-/// Emits its items only when `multisource` is built with the `postgres` feature: the annotated
-/// queries' PostgreSQL copies go through it. Not for use outside generated code.
+/// What the code `#[multisource::read]` and `#[multisource::write]` generate reaches, and nothing
+/// else should: not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__if_postgres;
+    #[cfg(feature = "postgres")]
+    pub use diesel::PgConnection;
+    pub use multisource_router::Conn;
+
+    /// The router of a database, for the generated methods.
+    #[inline]
+    pub fn router(db: &crate::Database) -> &multisource_router::Router {
+        db.router()
+    }
+}
+
+/// Keeps its input only when `multisource` is built with the `postgres` feature: `items: ...`
+/// gives the items (the queries' PostgreSQL copies), `expr: ...` the expression (a copy's call),
+/// which is `()` without the feature. Not for use outside generated code.
 #[cfg(feature = "postgres")]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __if_postgres {
-    ($($item:item)*) => { $($item)* };
+    (items: $($item:item)*) => { $($item)* };
+    (expr: $expr:expr) => { $expr };
 }
 
-/// Emits its items only when `multisource` is built with the `postgres` feature: the annotated
-/// queries' PostgreSQL copies go through it. Not for use outside generated code.
+/// Keeps its input only when `multisource` is built with the `postgres` feature: `items: ...`
+/// gives the items (the queries' PostgreSQL copies), `expr: ...` the expression (a copy's call),
+/// which is `()` without the feature. Not for use outside generated code.
 #[cfg(not(feature = "postgres"))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __if_postgres {
-    ($($item:item)*) => {};
-}
-
-/// Runs the expression for the kind of the connection: the query on a SQLite connection, its
-/// PostgreSQL copy on a PostgreSQL one. Not for use outside generated code.
-#[cfg(feature = "postgres")]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __dispatch {
-    ($conn:expr, $c:ident => $sqlite:expr, $p:ident => $postgres:expr $(,)?) => {
-        match $conn {
-            $crate::Conn::Sqlite($c) => $sqlite,
-            $crate::Conn::Pg($p) => $postgres,
-            #[allow(unreachable_patterns)]
-            _ => ::core::unreachable!("a kind of connection this multisource does not know"),
-        }
-    };
-}
-
-/// Runs the expression for the kind of the connection: the query on a SQLite connection, its
-/// PostgreSQL copy on a PostgreSQL one. Not for use outside generated code.
-#[cfg(not(feature = "postgres"))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __dispatch {
-    ($conn:expr, $c:ident => $sqlite:expr, $p:ident => $postgres:expr $(,)?) => {
-        match $conn {
-            $crate::Conn::Sqlite($c) => $sqlite,
-            #[allow(unreachable_patterns)]
-            _ => ::core::unreachable!("a kind of connection this multisource does not know"),
-        }
+    (items: $($item:item)*) => {};
+    (expr: $expr:expr) => {
+        ()
     };
 }

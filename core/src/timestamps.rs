@@ -42,12 +42,12 @@ pub fn checked(parameter: &str, at: NaiveDateTime) -> diesel::QueryResult<NaiveD
 /// A `TIMESTAMP NOT NULL` column, decoded fast: use it as `deserialize_as` of a `NaiveDateTime`
 /// field.
 #[derive(Debug, FromSqlRow)]
-pub struct Stamp(NaiveDateTime);
+pub struct Stamp(pub(crate) NaiveDateTime);
 
 /// A nullable `TIMESTAMP` column, decoded fast: use it as `deserialize_as` of an
 /// `Option<NaiveDateTime>` field.
 #[derive(Debug, FromSqlRow)]
-pub struct MaybeStamp(Option<NaiveDateTime>);
+pub struct MaybeStamp(pub(crate) Option<NaiveDateTime>);
 
 impl From<Stamp> for NaiveDateTime {
     fn from(stamp: Stamp) -> NaiveDateTime {
@@ -80,33 +80,6 @@ impl FromSql<Nullable<Timestamp>, Sqlite> for MaybeStamp {
     ) -> deserialize::Result<MaybeStamp> {
         match value {
             Some(value) => <MaybeStamp as FromSql<Nullable<Timestamp>, Sqlite>>::from_sql(value),
-            None => Ok(MaybeStamp(None)),
-        }
-    }
-}
-
-// PostgreSQL sends timestamps in binary: diesel's own decoding is already direct.
-#[cfg(feature = "postgres")]
-impl FromSql<Timestamp, diesel::pg::Pg> for Stamp {
-    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<Stamp> {
-        <NaiveDateTime as FromSql<Timestamp, diesel::pg::Pg>>::from_sql(value).map(Stamp)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl FromSql<Nullable<Timestamp>, diesel::pg::Pg> for MaybeStamp {
-    fn from_sql(value: diesel::pg::PgValue<'_>) -> deserialize::Result<MaybeStamp> {
-        <Stamp as FromSql<Timestamp, diesel::pg::Pg>>::from_sql(value)
-            .map(|s| MaybeStamp(Some(s.0)))
-    }
-
-    fn from_nullable_sql(
-        value: Option<diesel::pg::PgValue<'_>>,
-    ) -> deserialize::Result<MaybeStamp> {
-        match value {
-            Some(value) => {
-                <MaybeStamp as FromSql<Nullable<Timestamp>, diesel::pg::Pg>>::from_sql(value)
-            }
             None => Ok(MaybeStamp(None)),
         }
     }

@@ -1,20 +1,21 @@
-//! Code generation: the annotated function, unchanged, its copy for PostgreSQL connections, and
-//! the `Database` method that routes to either. Every path in the output is absolute, so it
-//! compiles wherever `Result`, `Option` or `Ok` are shadowed.
+//! Code generation: the annotated function, unchanged, its copy for each other kind of source
+//! ([`COPIES`]), and the `Database` method that routes to them. Every path in the output is
+//! absolute, and reaches `multisource` through its hidden `__private` module only, so it compiles
+//! wherever `Result`, `Option` or `Ok` are shadowed.
 //!
-//! The copy is the same body with the connection typed `&mut ::multisource::PgConnection`, in a
-//! hidden module next to the function (`__multisource_pg_<name>`, as visible as the function,
-//! which sees the function's module through `use super::*`), inside `::multisource::__if_postgres!`: it exists only when
-//! `multisource` is built with its `postgres` feature. The method passes the connection of the
-//! source it resolved to through `::multisource::__dispatch!`, which calls the function or its
-//! copy, by the kind of the connection.
+//! A copy is the same body with the connection typed as the kind's (`&mut
+//! ::multisource::__private::PgConnection`), in a hidden module next to the function
+//! (`__multisource_pg_<name>`, as visible as the function, which sees the function's module
+//! through `use super::*`), inside the kind's gate (`::multisource::__private::__if_postgres!`):
+//! it exists only when `multisource` is built with the kind. The method hands the function and
+//! each copy to `Conn::run`, which calls the one of the connection's kind.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 
-use crate::model::{Kind, Paths, Query, Scope};
+use multisource_macros_model::{COPIES, Copy, Kind, Paths, Query, Scope};
 
 /// Where the generated method goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub(crate) fn expand(query: &Query, mode: Mode) -> TokenStream {
     };
     let signature = query.method_signature(Paths::Absolute);
     let body = body(query);
-    let copy = postgres_copy(query);
+    let copy: TokenStream = COPIES.iter().map(|kind| kind_copy(query, kind)).collect();
     let method_attrs = quote! {
         #(#docs)*
         #separator
@@ -53,7 +54,7 @@ pub(crate) fn expand(query: &Query, mode: Mode) -> TokenStream {
             #[automatically_derived]
             impl ::multisource::Database {
                 #method_attrs
-                #[allow(clippy::too_many_arguments)]
+                #[allow(clippy::too_many_arguments, clippy::redundant_closure)]
                 #vis #signature #body
             }
         },
@@ -73,13 +74,13 @@ pub(crate) fn expand(query: &Query, mode: Mode) -> TokenStream {
                 #[doc = #trait_doc]
                 #vis trait #trait_name {
                     #method_attrs
-                    #[allow(clippy::too_many_arguments)]
+                    #[allow(clippy::too_many_arguments, clippy::redundant_closure)]
                     #signature;
                 }
 
                 #[automatically_derived]
                 impl #trait_name for ::multisource::Database {
-                    #[allow(clippy::too_many_arguments)]
+                    #[allow(clippy::too_many_arguments, clippy::redundant_closure)]
                     #signature #body
                 }
             }
@@ -87,22 +88,23 @@ pub(crate) fn expand(query: &Query, mode: Mode) -> TokenStream {
     }
 }
 
-/// The module that holds the function's copy for PostgreSQL.
-fn copy_module(query: &Query) -> syn::Ident {
-    format_ident!("__multisource_pg_{}", query.name())
+/// The module that holds the function's copy for a kind.
+fn copy_module(query: &Query, kind: &Copy) -> syn::Ident {
+    format_ident!("__multisource_{}_{}", kind.tag, query.name())
 }
 
-/// The function again, for PostgreSQL connections: same name, parameters and body, the
+/// The function again, for a kind's connections: same name, parameters and body, the
 /// connection's type replaced, `super::` paths reaching one module further up.
-fn postgres_copy(query: &Query) -> TokenStream {
+fn kind_copy(query: &Query, kind: &Copy) -> TokenStream {
     let mut func = query.func.clone();
     func.attrs.retain(|a| !a.path().is_ident("doc"));
+    let connection = format_ident!("{}", kind.connection);
     if let Some(syn::FnArg::Typed(conn)) = func.sig.inputs.first_mut() {
-        *conn.ty = syn::parse_quote!(&mut ::multisource::PgConnection);
+        *conn.ty = syn::parse_quote!(&mut ::multisource::__private::#connection);
     }
     ReachFurther.visit_item_fn_mut(&mut func);
-    // As visible as the function: a `pub` query's copy can be called with a `PgConnection` from
-    // other crates too; a narrower one is seen by the function's module.
+    // As visible as the function: a `pub` query's copy can be called with the kind's connection
+    // from other crates too; a narrower one is seen by the function's module.
     let module_vis = match &query.func.vis {
         syn::Visibility::Public(_) => quote!(pub),
         syn::Visibility::Restricted(r) if r.path.is_ident("crate") => quote!(pub(crate)),
@@ -112,9 +114,11 @@ fn postgres_copy(query: &Query) -> TokenStream {
         true => syn::parse_quote!(pub(super)),
         false => query.func.vis.clone(),
     };
-    let module = copy_module(query);
+    let module = copy_module(query, kind);
+    let gate = format_ident!("{}", kind.gate);
     quote! {
-        ::multisource::__if_postgres! {
+        ::multisource::__private::#gate! {
+            items:
             #[doc(hidden)]
             #[allow(unused_imports, clippy::all)]
             #module_vis mod #module {
@@ -139,14 +143,31 @@ impl VisitMut for ReachFurther {
     }
 }
 
-/// The method's body: resolve, check out, call the function (or its PostgreSQL copy), map the
-/// error.
+/// The call of the function, or of its copy for the connection's kind, on `__multisource_conn`:
+/// `Conn::run` with the function and each kind's copy, gated, in the order of [`COPIES`].
+fn dispatch(query: &Query, args: &[TokenStream]) -> TokenStream {
+    let name = query.name();
+    let span = query.func.sig.output.span();
+    let copies = COPIES.iter().map(|kind| {
+        let module = copy_module(query, kind);
+        let gate = format_ident!("{}", kind.gate);
+        quote_spanned!(span=> ::multisource::__private::#gate!(
+            expr: |__multisource_c| #module::#name(__multisource_c, #(#args),*)
+        ))
+    });
+    quote_spanned!(span=> ::multisource::__private::Conn::run(
+        __multisource_conn,
+        |__multisource_c| #name(__multisource_c, #(#args),*),
+        #(#copies),*
+    ))
+}
+
+/// The method's body: resolve, check out, call the function (or a copy), map the error.
 fn body(query: &Query) -> TokenStream {
     let name = query.name();
     let op = name.to_string();
-    let span = query.func.sig.output.span();
-    let args: Vec<_> = query.params.iter().map(|p| &p.ident).collect();
-    let router = quote!(::multisource::Database::router(self));
+    let args: Vec<TokenStream> = query.params.iter().map(|p| p.ident.to_token_stream()).collect();
+    let router = quote!(::multisource::__private::router(self));
     let some = quote!(::core::option::Option::Some);
     let none = quote!(::core::option::Option::None);
     let (chat_let, chat) = match &query.scope {
@@ -156,27 +177,20 @@ fn body(query: &Query) -> TokenStream {
         }
         Scope::Global | Scope::AllSources { .. } => (TokenStream::new(), none.clone()),
     };
-    let module = copy_module(query);
-    let call = quote_spanned!(span=> ::multisource::__dispatch!(
-        __multisource_conn,
-        __multisource_c => #name(__multisource_c, #(#args),*),
-        __multisource_c => #module::#name(__multisource_c, #(#args),*),
-    ));
+    let call = dispatch(query, &args);
     match (query.kind, &query.scope) {
         (Kind::Read, Scope::AllSources { key }) => {
             let row = query.row.as_ref();
-            let clones: Vec<_> =
+            // Each source's call gets its own copies of the arguments.
+            let clones: Vec<TokenStream> =
                 args.iter().map(|a| quote!(::core::clone::Clone::clone(&#a))).collect();
+            let call = dispatch(query, &clones);
             quote! {{
                 #router.call_fan_out(
                     #op,
                     source,
                     |__multisource_row: &#row| ::core::clone::Clone::clone(&__multisource_row.#key),
-                    |__multisource_conn| ::multisource::__dispatch!(
-                        __multisource_conn,
-                        __multisource_c => #name(__multisource_c, #(#clones),*),
-                        __multisource_c => #module::#name(__multisource_c, #(#clones),*),
-                    ),
+                    |__multisource_conn| #call,
                 )
             }}
         }

@@ -34,14 +34,13 @@
 //! `CountMessagesExt`), implemented for `Database`; bring it into scope to call the method.
 
 mod expand;
-mod model;
 #[cfg(test)]
 mod tests;
 
 use proc_macro::TokenStream;
 
 use crate::expand::Mode;
-use crate::model::Kind;
+use multisource_macros_model::Kind;
 
 /// Declares a diesel function a read and generates its routed `Database` method, which takes
 /// `source: Option<&str>` last. See the [crate documentation](crate) for the options.
@@ -82,7 +81,7 @@ fn expand_inner(
             return expand::with_errors(item, error);
         }
     };
-    match model::parse(kind, attr, func) {
+    match multisource_macros_model::parse(kind, attr, func) {
         Ok(query) => expand::expand(&query, mode),
         Err(error) => expand::with_errors(item, error),
     }

@@ -14,15 +14,15 @@
 //! any connection is taken. Read-only sources are also opened read-only by SQLite, and every read,
 //! on every source, runs on a read-only connection.
 
+mod backend;
 mod config;
-mod conn;
 mod error;
 mod health;
 mod helpers;
 mod maintenance;
 mod opened;
 #[cfg(feature = "postgres")]
-mod pg;
+mod postgres;
 mod preflight;
 mod route;
 mod router;
@@ -30,21 +30,23 @@ mod slots;
 mod source;
 mod sqlite;
 mod stats;
+mod tools;
 
+pub use crate::backend::{Conn, Kind};
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_POOL_SIZE, DEFAULT_SOURCE_NAME, DEFAULT_TIMEOUT_SECS,
     Durability, Location, MAX_POOL_SIZE, MAX_TIMEOUT_SECS, MappingEdit, OnSourceError, Server,
     SourceConfig, SqliteFile, replace_file, sync_folder,
 };
-pub use crate::conn::{Conn, Kind};
 pub use crate::error::{Error, InvalidArgument, PoolRole, RefusedBy, Result};
-pub use crate::opened::{Opened, Purpose};
+pub use crate::opened::{Opened, Purpose, Sizes};
 #[cfg(feature = "postgres")]
-pub use crate::pg::postgres_session;
+pub use crate::postgres::postgres_session;
 pub use crate::preflight::{Finding, Preflight, Severity, SourceReport, same_place};
 pub use crate::route::{Access, Route, Tier};
 pub use crate::router::Router;
 pub use crate::source::SourceInfo;
 pub use crate::sqlite::sqlite_uri;
 pub use crate::stats::{SourceStats, Stats, TierCounts};
+pub use crate::tools::{Row, canonical, canonical_row};
 pub use multisource_migrations::{Mismatch, SchemaState};

@@ -22,7 +22,7 @@ use std::time::Instant;
 use diesel::connection::SimpleConnection;
 
 use crate::health::{self, Health};
-use crate::sqlite::{Guarded, OpenMode};
+use crate::sqlite::{self, Guarded, OpenMode};
 
 /// A source's writes between two kicks of the checkpointer.
 pub(crate) const KICK_EVERY: u32 = 64;
@@ -164,7 +164,7 @@ fn run(shared: &Shared, targets: &[Target], watched: &[Arc<Health>]) {
 }
 
 fn open(target: &Target) -> Option<Guarded> {
-    let opened = crate::sqlite::connect(&target.path, OpenMode::ReadWrite, target.timeout, "");
+    let opened = sqlite::connect(&target.path, OpenMode::ReadWrite, target.timeout, "");
     match opened {
         Ok(conn) => Some(conn),
         Err(error) => {

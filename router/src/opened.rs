@@ -1,20 +1,19 @@
 //! One source opened beside the router, for the operator's tools (the `multisource` command):
 //! the same opening as the router's, for a purpose the router does not serve (reading a source
 //! without migrating it, migrating it without serving calls, writing a chat's rows into a source
-//! the bot may not write).
+//! the bot may not write), and what those tools do through it, in the SQL of the source's kind.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use multisource_migrations::{Mismatch, SchemaState};
+use multisource_migrations::{Mismatch, SchemaState, Table};
 
+use crate::backend::{self, Conn, Kind, ToolConn};
 use crate::config::SourceConfig;
-use crate::conn::{Conn, Kind};
 use crate::error::{Error, Result};
 use crate::route::Access;
-use crate::source::{SourceId, SourceInfo, explain};
-use crate::sqlite::file::{self, Examined, OpenFile};
-use crate::sqlite::{self, Guarded, OpenMode};
+use crate::source::{SourceId, SourceInfo};
+use crate::sqlite::file::{OpenFile, sidecar};
+use crate::tools::{self, Row};
 
 /// What a tool opens a source for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,23 +33,28 @@ pub enum Purpose {
     },
     /// A connection as the router's own readers (`Access::Read`) or writer (`Access::Write`) of
     /// the source get it, with the same settings, for benchmarks that compare a routed call with
-    /// the same query on a connection held directly. The file must exist.
+    /// the same query on a connection held directly. The source must exist.
     Serve(Access),
+}
+
+/// The sizes of what holds a source's data, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sizes {
+    /// The database: a SQLite file, or a PostgreSQL database (`pg_database_size`).
+    pub database: u64,
+    /// A SQLite file's write-ahead log (`-wal`).
+    pub log: u64,
+    /// A SQLite file's shared-memory index (`-shm`).
+    pub index: u64,
 }
 
 /// A connection to one source, opened for a [`Purpose`].
 pub struct Opened {
-    conn: OpenedConn,
+    conn: ToolConn,
     id: SourceId,
     info: SourceInfo,
     // Last: closed after the connection, so that a read-only open leaves the folder as found.
     _file: Option<Arc<OpenFile>>,
-}
-
-enum OpenedConn {
-    Sqlite(Guarded),
-    #[cfg(feature = "postgres")]
-    Pg(diesel::PgConnection),
 }
 
 impl std::fmt::Debug for Opened {
@@ -63,44 +67,20 @@ impl Opened {
     /// Opens `source` for `purpose`. For [`Purpose::Migrate`], the pending migrations are applied
     /// here, and [`Opened::info`] says what was found and done.
     pub fn open(source: &SourceConfig, purpose: Purpose) -> Result<Opened> {
-        let mut info = SourceInfo {
-            config: source.clone(),
-            path: PathBuf::from(source.location().to_string()),
-            state_at_open: SchemaState::Empty,
-            applied: Vec::new(),
-            adopted_python_version: None,
-        };
-        match source.kind() {
-            Kind::Sqlite => open_sqlite(source, purpose, &mut info),
-            #[cfg(feature = "postgres")]
-            Kind::Postgres => open_postgres(source, purpose, &mut info),
-            #[cfg(not(feature = "postgres"))]
-            Kind::Postgres => Err(Error::Open {
-                source_name: source.name().to_owned(),
-                path: info.path,
-                detail: "PostgreSQL sources need this program built with multisource's \
-                         `postgres` feature"
-                    .into(),
-            }),
-        }
+        let id = SourceId::of(source);
+        let mut info = SourceInfo::new(source, id.path.clone());
+        let (conn, file) = backend::open_tool(&id, source, purpose, &mut info)?;
+        Ok(Opened { conn, id, info, _file: file })
     }
 
     /// The connection, of the source's kind.
     pub fn conn(&mut self) -> Conn<'_> {
-        match &mut self.conn {
-            OpenedConn::Sqlite(conn) => Conn::Sqlite(conn.conn()),
-            #[cfg(feature = "postgres")]
-            OpenedConn::Pg(conn) => Conn::Pg(conn),
-        }
+        self.conn.conn()
     }
 
     /// The kind of the source.
     pub fn kind(&self) -> Kind {
-        match &self.conn {
-            OpenedConn::Sqlite(_) => Kind::Sqlite,
-            #[cfg(feature = "postgres")]
-            OpenedConn::Pg(_) => Kind::Postgres,
-        }
+        self.id.kind
     }
 
     /// What opening found and did: for [`Purpose::Migrate`], the schema state before and the
@@ -109,121 +89,125 @@ impl Opened {
         &self.info
     }
 
+    /// The error that says what a statement did wrong on this source.
+    fn failed(&self, access: Access) -> impl Fn(diesel::result::Error) -> Error + '_ {
+        move |e| self.id.failure(e, access, &self.conn.explain())
+    }
+
     /// Where the schema stands.
     pub fn state(&mut self) -> Result<SchemaState> {
-        let id = &self.id;
-        match &mut self.conn {
-            OpenedConn::Sqlite(conn) => multisource_migrations::state(conn.conn())
-                .map_err(|e| id.failure(e, Access::Read, &explain(conn))),
-            #[cfg(feature = "postgres")]
-            OpenedConn::Pg(conn) => multisource_migrations::postgres::state(conn)
-                .map_err(|e| id.query_error(e, Access::Read)),
-        }
+        self.conn.state().map_err(|e| self.id.failure(e, Access::Read, &self.conn.explain()))
     }
 
     /// How the schema differs from the one multisource expects.
     pub fn check(&mut self) -> Result<Vec<Mismatch>> {
-        let id = &self.id;
-        match &mut self.conn {
-            OpenedConn::Sqlite(conn) => multisource_migrations::check(conn.conn())
-                .map_err(|e| id.failure(e, Access::Read, &explain(conn))),
-            #[cfg(feature = "postgres")]
-            OpenedConn::Pg(conn) => multisource_migrations::postgres::check(conn)
-                .map_err(|e| id.query_error(e, Access::Read)),
-        }
+        self.conn.check().map_err(|e| self.id.failure(e, Access::Read, &self.conn.explain()))
     }
 
     /// Applies the pending migrations, as `Database::open` does for a writable source (a SQLite
     /// file is switched to write-ahead logging first); [`Opened::info`] records what was done.
     pub fn migrate(&mut self) -> Result<()> {
-        match &mut self.conn {
-            OpenedConn::Sqlite(conn) => self.id.migrate_writable(conn, &mut self.info),
-            #[cfg(feature = "postgres")]
-            OpenedConn::Pg(conn) => {
-                let id = &self.id;
-                self.info.state_at_open = multisource_migrations::postgres::state(conn)
-                    .map_err(|e| id.query_error(e, Access::Read))?;
-                let report = multisource_migrations::postgres::migrate(conn).map_err(|error| {
-                    Error::Migration {
-                        source_name: id.name.to_string(),
-                        path: id.path.clone(),
-                        error,
-                    }
-                })?;
-                self.info.applied = report.applied;
-                Ok(())
+        self.conn.migrate(&self.id, &mut self.info)
+    }
+
+    /// The tables of the database, sorted, the database's own and diesel's aside.
+    pub fn table_names(&mut self) -> Result<Vec<String>> {
+        tools::table_names(&mut self.conn).map_err(self.failed(Access::Read))
+    }
+
+    /// The rows of `table`, or of `chat` in it.
+    pub fn count(&mut self, table: &str, chat: Option<i64>) -> Result<i64> {
+        tools::count(&mut self.conn, table, chat).map_err(self.failed(Access::Read))
+    }
+
+    /// The chats that have rows in any of `tables`.
+    pub fn chats(&mut self, tables: &[&str]) -> Result<Vec<i64>> {
+        tools::chats(&mut self.conn, tables).map_err(self.failed(Access::Read))
+    }
+
+    /// Each chat whose last message is older than `cutoff` (`YYYY-MM-DD HH:MM:SS`, UTC), with
+    /// that message's date, oldest first.
+    pub fn last_messages_before(&mut self, cutoff: &str) -> Result<Vec<(i64, String)>> {
+        tools::last_messages_before(&mut self.conn, cutoff).map_err(self.failed(Access::Read))
+    }
+
+    /// The journal mode of a SQLite file (`wal`, `delete`, ...); `None` for a kind without one.
+    pub fn journal_mode(&mut self) -> Result<Option<String>> {
+        let Some(sql) = self.conn.dialect().journal_mode else { return Ok(None) };
+        let found = tools::lines(&mut self.conn, sql, &[]).map_err(self.failed(Access::Read))?;
+        Ok(found.into_iter().next())
+    }
+
+    /// The sizes of the database and, for a SQLite file, of its log and index.
+    pub fn sizes(&mut self) -> Result<Sizes> {
+        let measured = match self.conn.dialect().size {
+            Some(sql) => {
+                let found = tools::lines(&mut self.conn, sql, &[]);
+                Some(found.map_err(self.failed(Access::Read))?)
             }
-        }
+            None => None,
+        };
+        let file =
+            |suffix: &str| std::fs::metadata(sidecar(&self.id.path, suffix)).map_or(0, |m| m.len());
+        Ok(match measured {
+            Some(lines) => Sizes {
+                database: lines.first().and_then(|n| n.parse().ok()).unwrap_or(0),
+                ..Sizes::default()
+            },
+            None => Sizes { database: file(""), log: file("-wal"), index: file("-shm") },
+        })
     }
 
-    /// The error that says what a statement of the tool's own SQL did wrong on this source.
-    pub fn failure(&self, error: diesel::result::Error, access: Access) -> Error {
-        let id = &self.id;
-        match &self.conn {
-            OpenedConn::Sqlite(conn) => id.failure(error, access, &explain(conn)),
-            #[cfg(feature = "postgres")]
-            OpenedConn::Pg(_) => id.query_error(error, access),
+    /// Every row of `chat` in `table`, each as its columns' text (in the order of the table's
+    /// columns), sorted by the table's primary key.
+    pub fn rows(&mut self, table: &Table, chat: i64) -> Result<Vec<Row>> {
+        tools::rows(&mut self.conn, table, chat).map_err(self.failed(Access::Read))
+    }
+
+    /// Writes a row of `table` (its columns' text, as [`Opened::rows`] gives them), replacing the
+    /// row with the same primary key if there is one.
+    pub fn upsert(&mut self, table: &Table, row: &Row) -> Result<usize> {
+        tools::upsert(&mut self.conn, table, row).map_err(self.failed(Access::Write))
+    }
+
+    /// Deletes the rows of `chat` from `table`.
+    pub fn delete(&mut self, table: &str, chat: i64) -> Result<usize> {
+        tools::delete(&mut self.conn, table, chat).map_err(self.failed(Access::Write))
+    }
+
+    /// Begins a transaction that writes.
+    pub fn begin(&mut self) -> Result<()> {
+        let sql = self.conn.dialect().begin_write;
+        self.conn.batch(sql).map_err(self.failed(Access::Write))
+    }
+
+    /// Begins a transaction that writes and holds the write lock of the chat tables in `tables`
+    /// until it ends, so that the bot's writes wait (its reads go on).
+    pub fn begin_locked(&mut self, tables: &[&str]) -> Result<()> {
+        tools::begin_locked(&mut self.conn, tables).map_err(self.failed(Access::Write))
+    }
+
+    /// Begins a transaction that only reads: one snapshot for several statements.
+    pub fn begin_read(&mut self) -> Result<()> {
+        self.conn.batch("BEGIN;").map_err(self.failed(Access::Read))
+    }
+
+    /// Commits the transaction.
+    pub fn commit(&mut self) -> Result<()> {
+        self.conn.batch("COMMIT;").map_err(self.failed(Access::Write))
+    }
+
+    /// Leaves the transaction, changing nothing.
+    pub fn rollback(&mut self) -> Result<()> {
+        self.conn.batch("ROLLBACK;").map_err(self.failed(Access::Read))
+    }
+
+    /// Freezes the source as an archive: a SQLite file is switched to a rollback journal, so
+    /// that reading it read-only creates no side files; a kind without them is left as it is.
+    pub fn freeze(&mut self) -> Result<()> {
+        match self.conn.dialect().freeze {
+            Some(sql) => self.conn.batch(sql).map_err(self.failed(Access::Write)),
+            None => Ok(()),
         }
     }
-}
-
-fn open_sqlite(source: &SourceConfig, purpose: Purpose, info: &mut SourceInfo) -> Result<Opened> {
-    let id = SourceId::sqlite(source)?;
-    info.path = id.path.clone();
-    let missing = || Error::MissingFile { source_name: id.name.to_string(), path: id.path.clone() };
-    let examined = file::examine(&id.path);
-    let (conn, file) = match (purpose, examined) {
-        (_, Err(unusable)) if !matches!(unusable, file::Unusable::NoFolder(_)) => {
-            return Err(id.open_error(unusable.describe()));
-        }
-        (Purpose::Inspect, Ok(Examined::File(_))) => {
-            let file = OpenFile::acquire(&id.path, false)
-                .map_err(|e| id.open_error(format!("cannot open the file: {e}")))?;
-            let conn = sqlite::connect(&id.path, id.read_mode, id.timeout, "")
-                .map_err(|e| id.open_error(sqlite::describe_open(&e)))?;
-            (conn, file)
-        }
-        (Purpose::Inspect, _) => return Err(missing()),
-        (Purpose::Migrate, Err(unusable)) => return Err(id.open_error(unusable.describe())),
-        (Purpose::Migrate, Ok(_)) => id.prepare_writable(info)?,
-        (Purpose::Serve(access), Ok(Examined::File(_))) => {
-            let (mode, pragmas) = match access {
-                Access::Read => (id.read_mode, String::new()),
-                Access::Write => (OpenMode::ReadWrite, crate::source::writer_pragmas(source)),
-            };
-            let conn = sqlite::connect(&id.path, mode, id.timeout, &pragmas)
-                .map_err(|e| id.open_error(sqlite::describe_open(&e)))?;
-            let file = OpenFile::acquire(&id.path, access == Access::Write)
-                .map_err(|e| id.open_error(format!("cannot open the file: {e}")))?;
-            (conn, file)
-        }
-        (Purpose::Serve(_), _) => return Err(missing()),
-        (Purpose::Move { create }, examined) => {
-            let mode = match (create, examined) {
-                (_, Ok(Examined::File(_))) => OpenMode::ReadWrite,
-                (true, Ok(Examined::Missing)) => OpenMode::Create,
-                (true, Err(unusable)) => return Err(id.open_error(unusable.describe())),
-                (false, _) => return Err(missing()),
-            };
-            let conn = sqlite::connect(&id.path, mode, id.timeout, "PRAGMA synchronous = FULL;")
-                .map_err(|e| id.open_error(sqlite::describe_open(&e)))?;
-            let file = OpenFile::acquire(&id.path, true)
-                .map_err(|e| id.open_error(format!("cannot open the file: {e}")))?;
-            (conn, file)
-        }
-    };
-    Ok(Opened { conn: OpenedConn::Sqlite(conn), id, info: info.clone(), _file: Some(file) })
-}
-
-#[cfg(feature = "postgres")]
-fn open_postgres(source: &SourceConfig, purpose: Purpose, info: &mut SourceInfo) -> Result<Opened> {
-    let id = SourceId::postgres(source);
-    let read_only = matches!(purpose, Purpose::Inspect | Purpose::Serve(Access::Read));
-    let conn = crate::pg::postgres_session(source.url().unwrap_or_default(), id.timeout, read_only)
-        .map_err(|e| id.open_error(e))?;
-    let mut opened = Opened { conn: OpenedConn::Pg(conn), id, info: info.clone(), _file: None };
-    if purpose == Purpose::Migrate {
-        opened.migrate()?;
-    }
-    Ok(opened)
 }

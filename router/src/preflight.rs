@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use multisource_migrations::{Mismatch, SchemaState};
 
 use crate::config::{Config, SourceConfig};
-use crate::conn::Kind;
 use crate::error::{Error, Result};
 
 /// How serious a finding is.
@@ -103,7 +102,7 @@ impl Preflight {
     }
 
     fn add(&mut self, source: &SourceConfig) {
-        let inspected = inspect(source);
+        let inspected = crate::backend::inspect(source);
         if let Some(error) = inspected.error {
             self.error(error);
         }
@@ -157,7 +156,7 @@ impl Preflight {
                 std::iter::once(first).chain(twins.iter().map(|j| &sources[*j])).collect();
             twins.iter().for_each(|j| reported[*j] = true);
             let writable: Vec<&&SourceConfig> = group.iter().filter(|s| !s.is_readonly()).collect();
-            if first.kind() == Kind::Sqlite && writable.len() > 1 {
+            if first.file().is_some() && writable.len() > 1 {
                 let (keep, second) = (writable[0], writable[1]);
                 self.error(Error::Open {
                     source_name: second.name().to_owned(),
@@ -220,26 +219,6 @@ impl Preflight {
                     .to_owned(),
             );
         }
-    }
-}
-
-/// Inspects one source, of its kind.
-fn inspect(source: &SourceConfig) -> Inspected {
-    match source.kind() {
-        Kind::Sqlite => crate::sqlite::inspect(source),
-        #[cfg(feature = "postgres")]
-        Kind::Postgres => crate::pg::inspect(source),
-        #[cfg(not(feature = "postgres"))]
-        Kind::Postgres => Inspected {
-            report: SourceReport { name: source.name().to_owned(), ..SourceReport::default() },
-            error: Some(Error::Open {
-                source_name: source.name().to_owned(),
-                path: PathBuf::from(source.location().to_string()),
-                detail: "PostgreSQL sources need multisource built with its `postgres` feature"
-                    .into(),
-            }),
-            warnings: Vec::new(),
-        },
     }
 }
 

@@ -1,21 +1,19 @@
 //! The router: resolves every call to one source by the three tiers, and runs it there.
 
 use std::hash::Hash;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
-use scheduled_thread_pool::ScheduledThreadPool;
 
+use crate::backend::Conn;
 use crate::config::{Config, OnSourceError};
-use crate::conn::{Conn, Kind};
 use crate::error::{Error, Result};
 use crate::helpers::{Helpers, PartFn};
 use crate::maintenance::Maintenance;
 use crate::preflight::Preflight;
 use crate::route::{Access, Route, Tier};
-use crate::source::{Leased, Source, SourceInfo, explain};
+use crate::source::{Source, SourceInfo};
 use crate::stats::Stats;
 
 /// The most helper threads a router starts for reads of every source.
@@ -42,8 +40,6 @@ pub struct Router {
     config: Config,
     // Reads of every source run their parts on these threads too.
     helpers: Helpers,
-    // The pools create connections on these threads; one set for every pool.
-    _threads: Arc<ScheduledThreadPool>,
 }
 
 impl std::fmt::Debug for Router {
@@ -57,18 +53,18 @@ impl Router {
     /// read-only ones must exist and have the expected schema. Fails on the first source that
     /// cannot be opened, naming it; the sources opened before it are closed again.
     pub fn open(config: Config) -> Result<Router> {
-        let threads = Arc::new(
-            ScheduledThreadPool::builder()
-                .num_threads(1)
-                .thread_name_pattern("multisource-pool-{}")
-                .build(),
-        );
         // What `multisource check` reports: the first error found fails the open, before any
         // source is opened.
         Preflight::run(&config).into_result()?;
         let mut sources: Vec<Source> = Vec::with_capacity(config.sources().len());
+        let mut targets = Vec::new();
         for source_config in config.sources() {
-            sources.push(Source::open(source_config, &threads)?);
+            let (mut source, checkpoint) = Source::open(source_config)?;
+            if let Some(target) = checkpoint {
+                source.checkpoint = Some(targets.len());
+                targets.push(target);
+            }
+            sources.push(source);
         }
         let by_name: FxHashMap<Box<str>, usize> =
             sources.iter().enumerate().map(|(i, s)| (s.id.name.clone(), i)).collect();
@@ -78,14 +74,7 @@ impl Router {
             config.chat_mapping().iter().map(|(chat, name)| (*chat, index(name))).collect();
         let default = index(config.default_source());
         let helpers = Helpers::new(sources.len().saturating_sub(1).min(MAX_HELPERS));
-        let mut targets = Vec::new();
-        for source in &mut sources {
-            if crate::source::has_background_checkpoints(&source.info.config) {
-                source.checkpoint = Some(targets.len());
-                targets.push(source.checkpoint_target());
-            }
-        }
-        let watched = sources.iter().filter_map(|s| s.health.clone()).collect();
+        let watched = sources.iter().filter_map(|s| s.pools.health()).collect();
         let maintenance = Maintenance::new(targets, watched);
         Ok(Router {
             maintenance,
@@ -96,7 +85,6 @@ impl Router {
             by_name,
             sources,
             config,
-            _threads: threads,
         })
     }
 
@@ -155,12 +143,6 @@ impl Router {
         self.read_at(op, index, tier, query)
     }
 
-    /// The kind of the source a call for `chat_id` naming `source` goes to.
-    pub fn kind_of(&self, chat_id: Option<i64>, source: Option<&str>) -> Result<Kind> {
-        let (index, _) = self.resolve(chat_id, source)?;
-        Ok(self.sources[index].id.kind)
-    }
-
     fn read_at<T>(
         &self,
         op: &'static str,
@@ -171,9 +153,7 @@ impl Router {
         let source = &self.sources[index];
         source.counters.read(tier);
         trace(op, source, tier, Access::Read);
-        let result = source.check_file().and_then(|()| source.reader()).and_then(|mut leased| {
-            leased.read(query).map_err(|e| source.id.failure(e, Access::Read, &leased.explain()))
-        });
+        let result = source.reader().and_then(|mut leased| leased.read(&source.id, query));
         if let Err(error) = &result {
             source.counters.error();
             source.noticed(error);
@@ -195,21 +175,7 @@ impl Router {
         let source = &self.sources[index];
         source.counters.write(tier);
         trace(op, source, tier, Access::Write);
-        let result = source.check_file().and_then(|()| source.writer()).and_then(|leased| {
-            match leased {
-                Leased::Sqlite(mut conn) => {
-                    let value = conn
-                        .write_transaction(|c| query(Conn::Sqlite(c)))
-                        .map_err(|e| source.id.failure(e, Access::Write, &explain(&conn)))?;
-                    // A write into a file removed or replaced meanwhile is not acknowledged.
-                    source.check_after_write(&mut conn).map(|()| value)
-                }
-                #[cfg(feature = "postgres")]
-                Leased::Postgres(mut conn) => conn
-                    .transaction(|c| query(Conn::Pg(c)))
-                    .map_err(|e| source.id.query_error(e, Access::Write)),
-            }
-        });
+        let result = source.write(query);
         match (&result, source.checkpoint) {
             (Err(error), _) => {
                 source.counters.error();
@@ -244,12 +210,7 @@ impl Router {
         let visit = |source: &Source| -> Result<Vec<T>> {
             source.counters.fan_out_read();
             let started = Instant::now();
-            let result =
-                source.check_file().and_then(|()| source.reader()).and_then(|mut leased| {
-                    leased
-                        .read(&query)
-                        .map_err(|e| source.id.failure(e, Access::Read, &leased.explain()))
-                });
+            let result = source.reader().and_then(|mut leased| leased.read(&source.id, &query));
             source.counters.fan_out_took(started.elapsed());
             if let Err(error) = &result {
                 source.counters.error();

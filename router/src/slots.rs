@@ -1,12 +1,13 @@
-//! The connections of one pool, kept checked out in slots so that a call leases an idle one with a
-//! single `try_lock`.
+//! The connections of one pool of a SQLite source, in slots, so that a call leases an idle one
+//! with a single `try_lock`.
 //!
-//! The r2d2 pool stays the owner of the connections: it opens them (with the source's pragmas),
-//! bounds their number by `pool-size`, and times out when one cannot be opened. But a checkout from
-//! r2d2 reads the clock twice, sends events and clones an `Arc`, which costs about a sixth of a
-//! primary-key read. Here, a connection taken from r2d2 stays in its slot until it breaks or the
-//! source is dropped; a call leases it by locking the slot, and returns it by unlocking. There are
-//! as many slots as the pool has connections at most, so the bound of `pool-size` holds.
+//! A slot opens its connection when a call first needs it, on the caller's thread (with the
+//! source's pragmas, by [`Manager::connect`]), and keeps it until it breaks or the source is
+//! dropped; a call leases it by locking the slot, and returns it by unlocking. There are as many
+//! slots as the pool may have connections, so the bound of `pool-size` holds. (A pool such as
+//! r2d2's opens connections on a thread of its own, which can still hold one open after the
+//! source is dropped: here, dropping the source closes every connection before it returns, so
+//! that its files are closed, and the writer last.)
 //!
 //! When every slot is leased, a caller waits on a condition variable until a lease ends or the
 //! source's timeout passes.
@@ -16,16 +17,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use r2d2::{Pool, PooledConnection};
-
 use crate::sqlite::{Guarded, Manager};
 
-type Pooled = PooledConnection<Manager>;
-
-/// The connections of one r2d2 pool, in slots.
+/// The connections of one pool, in slots.
 pub(crate) struct Slots {
-    pool: Pool<Manager>,
-    slots: Box<[Mutex<Option<Pooled>>]>,
+    manager: Manager,
+    slots: Box<[Mutex<Option<Guarded>>]>,
     waiters: AtomicUsize,
     wait_lock: Mutex<()>,
     freed: Condvar,
@@ -34,7 +31,7 @@ pub(crate) struct Slots {
 /// A leased connection; the lease ends when it is dropped.
 pub(crate) struct Lease<'a> {
     // Always `Some` until the lease is dropped, which takes it to unlock the slot first.
-    slot: Option<MutexGuard<'a, Option<Pooled>>>,
+    slot: Option<MutexGuard<'a, Option<Guarded>>>,
     slots: &'a Slots,
 }
 
@@ -42,17 +39,18 @@ pub(crate) struct Lease<'a> {
 pub(crate) enum Unavailable {
     /// Every connection stayed leased for the whole timeout.
     Busy,
-    /// A new connection could not be opened: r2d2's error.
-    Open(r2d2::Error),
+    /// A new connection could not be opened: why.
+    Open(diesel::r2d2::Error),
     /// A new connection was needed, and the check made before opening it failed.
     Refused,
 }
 
 impl Slots {
-    pub(crate) fn new(pool: Pool<Manager>) -> Slots {
-        let slots = (0..pool.max_size()).map(|_| Mutex::new(None)).collect();
+    /// `size` slots of connections opened by `manager`.
+    pub(crate) fn new(manager: Manager, size: u32) -> Slots {
+        let slots = (0..size).map(|_| Mutex::new(None)).collect();
         Slots {
-            pool,
+            manager,
             slots,
             waiters: AtomicUsize::new(0),
             wait_lock: Mutex::new(()),
@@ -62,12 +60,22 @@ impl Slots {
 
     /// The most connections the pool opens.
     pub(crate) fn size(&self) -> u32 {
-        self.pool.max_size()
+        u32::try_from(self.slots.len()).unwrap_or(u32::MAX)
     }
 
-    /// The connections open now.
+    /// The connections open now: those of the slots no call holds, and those leased.
     pub(crate) fn open_connections(&self) -> u32 {
-        self.pool.state().connections
+        let open = self
+            .slots
+            .iter()
+            .filter(|slot| match slot.try_lock() {
+                Ok(guard) => guard.is_some(),
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().is_some(),
+                // Leased: a lease always holds a connection.
+                Err(TryLockError::WouldBlock) => true,
+            })
+            .count();
+        u32::try_from(open).unwrap_or(u32::MAX)
     }
 
     /// Leases a connection, waiting up to `timeout` when all are leased. Before a new connection
@@ -137,8 +145,7 @@ impl Slots {
                 if !may_open() {
                     return Err(Unavailable::Refused);
                 }
-                // An empty slot means r2d2 has room for one more connection.
-                let conn = self.pool.get().map_err(Unavailable::Open)?;
+                let conn = self.manager.connect().map_err(Unavailable::Open)?;
                 *guard = Some(conn);
                 Ok(Some(Lease { slot: Some(guard), slots: self }))
             }
@@ -182,7 +189,7 @@ impl Drop for Lease<'_> {
             // A connection left broken or inside a transaction, or by a panic in the middle of a
             // call, goes back to r2d2, which closes it; the slot opens a new one when it is next
             // needed.
-            let broken = slot.as_mut().is_some_and(|conn| crate::sqlite::is_broken(conn));
+            let broken = slot.as_mut().is_some_and(crate::sqlite::is_broken);
             if broken {
                 *slot = None;
             }

@@ -63,11 +63,9 @@ pub fn attach_media<M: Messages>(
                 .load($conn)
         };
     }
-    let media: Vec<MediaAttachment> = db.read_any(
-        None,
-        Some(default),
-        |conn| crate::__dispatch!(conn, c => media!(c), c => media!(c)),
-    )?;
+    let media: Vec<MediaAttachment> = db.read_any(None, Some(default), |conn| {
+        conn.run(|c| media!(c), crate::__if_postgres!(expr: |c| media!(c)))
+    })?;
     for message in found.messages() {
         if message.media.is_none() {
             let id = message.media_id.as_deref();

@@ -1,9 +1,15 @@
 //! Expansion snapshots: every annotation form, pretty-printed with `prettyplease`, in both modes.
+//!
+//! As diesel's `expand_with` does, the expansion is fixed up before it is printed, so that it
+//! reads as code: the copies of a query that the expansion puts inside a kind's gate
+//! (`::multisource::__private::__if_postgres! { items: ... }`, which keeps them only when
+//! `multisource` is built with the kind) are shown as the items they are, under
+//! `#[cfg(feature = "postgres")]` (`multisource`'s feature).
 
 use quote::quote;
 
 use crate::expand::Mode;
-use crate::model::Kind;
+use multisource_macros_model::Kind;
 
 /// Expands `item` under `#[<kind>(<attr>)]` and compares the pretty-printed result with the
 /// snapshot `name`; the input is stored in the snapshot's header.
@@ -18,12 +24,45 @@ fn check(
     let pretty: syn::File = syn::parse2(item.clone()).expect("the input parses as a file");
     let input = format!("#[{}({attr})]\n{}", kind.as_str(), prettyplease::unparse(&pretty));
     let out = crate::expand_inner(kind, attr, item, mode);
-    let file: syn::File = syn::parse2(out).expect("the expansion parses as a file");
+    let mut file: syn::File = syn::parse2(out).expect("the expansion parses as a file");
+    file.items = file.items.into_iter().flat_map(ungate).collect();
     let mut settings = insta::Settings::clone_current();
     settings.set_description(input);
     settings.set_snapshot_path("snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!(name, prettyplease::unparse(&file)));
+}
+
+/// A kind's gate around items, as the items it keeps, under the kind's feature.
+fn ungate(item: syn::Item) -> Vec<syn::Item> {
+    let syn::Item::Macro(gated) = &item else { return vec![item] };
+    let Some(kind) = multisource_macros_model::COPIES
+        .iter()
+        .find(|kind| gated.mac.path.segments.last().is_some_and(|s| s.ident == kind.gate))
+    else {
+        return vec![item];
+    };
+    let feature = match kind.tag {
+        "pg" => "postgres",
+        other => other,
+    };
+    let parse = |input: syn::parse::ParseStream<'_>| -> syn::Result<Vec<syn::Item>> {
+        input.parse::<syn::Ident>()?;
+        input.parse::<syn::Token![:]>()?;
+        let mut items = Vec::new();
+        while !input.is_empty() {
+            items.push(input.parse()?);
+        }
+        Ok(items)
+    };
+    let mut items = syn::parse::Parser::parse2(parse, gated.mac.tokens.clone())
+        .expect("a gate's input is `items:` and items");
+    for item in &mut items {
+        if let syn::Item::Mod(module) = item {
+            module.attrs.insert(0, syn::parse_quote!(#[cfg(feature = #feature)]));
+        }
+    }
+    items
 }
 
 #[test]

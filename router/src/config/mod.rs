@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::conn::{Kind, redact};
+use crate::backend::Kind;
 use crate::error::{Error, Result};
 
 mod keys;
@@ -144,6 +144,15 @@ impl From<Server> for Location {
 }
 
 impl Location {
+    /// Whether the data is there, as far as can be told without connecting: a file must exist;
+    /// a server is asked by connecting.
+    pub fn exists(&self) -> bool {
+        match self {
+            Location::File(file) => file.path.exists(),
+            Location::Server(_) => true,
+        }
+    }
+
     /// The kind of database: a SQLite file, or the server's kind (PostgreSQL for a URL whose
     /// scheme multisource does not know, which a validated configuration never holds).
     pub fn kind(&self) -> Kind {
@@ -427,5 +436,44 @@ impl ConfigBuilder {
     /// Validates the configuration: every rule, with each refusal naming its key.
     pub fn build(self) -> Result<Config> {
         self.check(&rules::Canonical)
+    }
+}
+
+/// A URL with its password hidden, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = tail
+        .split('&')
+        .map(|part| match part.split_once("password=") {
+            Some((before, _)) => format!("{before}password=***"),
+            None => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_from_urls() {
+        assert_eq!(redact("postgres://bot:s3cret@db:5432/bot"), "postgres://bot:***@db:5432/bot");
+        assert_eq!(redact("postgres://bot@db/bot"), "postgres://bot@db/bot");
+        assert_eq!(
+            redact("postgresql://db/bot?user=a&password=x"),
+            "postgresql://db/bot?user=a&password=***"
+        );
+        assert_eq!(redact("postgres://a:b:c@h"), "postgres://a:***@h");
     }
 }

@@ -308,16 +308,17 @@ impl Parser<'_> {
                 for (setting, why) in [
                     (
                         "durability",
-                        "a PostgreSQL server keeps commits as its own `synchronous_commit` says",
+                        "`durability` is for SQLite files; a PostgreSQL server keeps commits as \
+                         its own `synchronous_commit` says",
                     ),
-                    ("immutable", "a read-only PostgreSQL source is `readonly = true`"),
+                    (
+                        "immutable",
+                        "`immutable` is for frozen SQLite files; a read-only PostgreSQL source \
+                         is `readonly = true`",
+                    ),
                 ] {
                     if let Some((at, span)) = seen.get(setting) {
-                        return Err(self.error(
-                            at,
-                            Some(span.clone()),
-                            format!("`{setting}` is for SQLite files; {why}"),
-                        ));
+                        return Err(self.error(at, Some(span.clone()), why));
                     }
                 }
                 Location::Server(Server::new(url))

@@ -8,11 +8,12 @@ use std::ops::Range;
 
 use rustc_hash::FxHashMap;
 
+use super::redact;
 use super::{
     Config, ConfigBuilder, DEFAULT_SOURCE_NAME, Location, MAX_POOL_SIZE, MAX_TIMEOUT_SECS,
     SourceConfig,
 };
-use crate::conn::{Kind, redact};
+use crate::backend::Kind;
 use crate::error::{Error, Result};
 
 /// What a refusal is about.

@@ -10,9 +10,9 @@ use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 use crate::preflight::{Inspected, SourceReport};
 use crate::route::Access;
-use crate::source::{SourceId, explain};
+use crate::source::SourceId;
 use crate::sqlite::file::{self, Examined, OpenFile, Unusable};
-use crate::sqlite::{self as sqlite_mod, Guarded};
+use crate::sqlite::{self as sqlite_mod, Guarded, explain, read_mode};
 
 /// What the preflight finds of a SQLite source: the error opening it would fail with, if any.
 pub(crate) fn inspect(source: &SourceConfig) -> Inspected {
@@ -20,14 +20,8 @@ pub(crate) fn inspect(source: &SourceConfig) -> Inspected {
         report: SourceReport { name: source.name().to_owned(), ..SourceReport::default() },
         ..Inspected::default()
     };
-    let id = match SourceId::sqlite(source) {
-        Ok(id) => id,
-        Err(error) => {
-            inspected.error = Some(error);
-            return inspected;
-        }
-    };
-    let read = read_only(&id, source.is_readonly(), &mut inspected);
+    let id = SourceId::of(source);
+    let read = read_only(&id, source, source.is_readonly(), &mut inspected);
     if !source.is_readonly() && inspected.report.state == Some(SchemaState::Unknown) {
         inspected.warnings.push(
             "the file has tables but no recorded schema version; opening it runs every \
@@ -53,7 +47,7 @@ pub(crate) fn open_read_only(
     source: &SourceConfig,
 ) -> Result<(Guarded, Arc<OpenFile>, SchemaState)> {
     let mut inspected = Inspected::default();
-    let opened = read_only(id, true, &mut inspected)?;
+    let opened = read_only(id, source, true, &mut inspected)?;
     verdict(id, source, &inspected.report)?;
     match (opened, inspected.report.state) {
         (Some((conn, file)), Some(state)) => Ok((conn, file, state)),
@@ -66,6 +60,7 @@ pub(crate) fn open_read_only(
 /// file yet (a writable source's first open creates it).
 fn read_only(
     id: &SourceId,
+    source: &SourceConfig,
     readonly: bool,
     inspected: &mut Inspected,
 ) -> Result<Option<(Guarded, Arc<OpenFile>)>> {
@@ -88,10 +83,10 @@ fn read_only(
     // Before the first connection, so that the side files are recorded as they were.
     let file = OpenFile::acquire(&id.path, false)
         .map_err(|e| id.open_error(format!("cannot open the file: {e}")))?;
-    if let Some(warning) = side_files(id, &file)? {
+    if let Some(warning) = side_files(id, source, &file)? {
         inspected.warnings.push(warning);
     }
-    let mut conn = sqlite_mod::connect(&id.path, id.read_mode, id.timeout, "")
+    let mut conn = sqlite_mod::connect(&id.path, read_mode(source), id.timeout, "")
         .map_err(|e| id.open_error(super::describe_open(&e)))?;
     let failed = |conn: &Guarded, e| id.failure(e, Access::Read, &explain(conn));
     let state = multisource_migrations::state(conn.conn()).map_err(|e| failed(&conn, e))?;
@@ -104,8 +99,8 @@ fn read_only(
 /// What a read-only open does to the folder of a file in write-ahead-log mode whose `-shm` file
 /// is missing: SQLite creates it and the `-wal` (removed again when the source closes), or, in a
 /// folder this user cannot write, cannot read the file at all.
-fn side_files(id: &SourceId, file: &OpenFile) -> Result<Option<String>> {
-    let immutable = matches!(id.read_mode, sqlite_mod::OpenMode::ReadOnly { immutable: true });
+fn side_files(id: &SourceId, source: &SourceConfig, file: &OpenFile) -> Result<Option<String>> {
+    let immutable = source.is_immutable();
     let head = file.head(100).unwrap_or_default();
     if !id.readonly || immutable || !file::header_says_wal(&head) {
         return Ok(None);

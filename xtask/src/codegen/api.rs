@@ -10,12 +10,8 @@ use quote::quote;
 
 use crate::Result;
 
-// The macro's parsing and checking, compiled here too; the file depends only on syn and quote.
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../../macros/src/model.rs"]
-mod model;
-
-use model::{Kind, Paths, Query, Scope};
+// The macro's own parsing and checking.
+use multisource_macros_model::{self as model, Kind, Paths, Query, Scope};
 
 /// One generated method, and where its query is.
 pub(crate) struct Method {

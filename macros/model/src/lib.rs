@@ -2,8 +2,9 @@
 //! it say, parsed and checked. Every mistake becomes a `syn::Error` spanned on the offending
 //! tokens, with a message that says the fix; all of them are reported at once.
 //!
-//! This file depends only on `syn`, `quote` and `proc-macro2`: `xtask` compiles it too, to list
-//! the generated methods in `docs/API.md`.
+//! A plain library, so that the macro (`multisource-macros`) and `cargo xtask codegen` (which
+//! lists the generated methods in `docs/API.md`) read annotations the same way; it depends only
+//! on `syn`, `quote` and `proc-macro2`. Its API follows the macro's needs, not semver.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
@@ -17,7 +18,7 @@ use syn::{
 
 /// Whether the query reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// `#[read(...)]`.
     Read,
     /// `#[write(...)]`.
@@ -25,7 +26,8 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// `read` or `write`: the attribute's name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Read => "read",
             Kind::Write => "write",
@@ -35,38 +37,45 @@ impl Kind {
 
 /// Where the query runs.
 #[derive(Clone)]
-pub(crate) enum Scope {
+pub enum Scope {
     /// On the chat's source: the expression gives the chat id.
     Chat(Expr),
     /// On the default source.
     Global,
     /// On every source, merged; rows are de-duplicated by the key, a field path of the row type.
-    AllSources { key: Punctuated<Member, Token![.]> },
+    AllSources {
+        /// The field that identifies a row across sources.
+        key: Punctuated<Member, Token![.]>,
+    },
 }
 
 /// One parameter of the query besides the connection.
 #[derive(Clone)]
-pub(crate) struct Param {
-    pub(crate) ident: Ident,
-    pub(crate) ty: Type,
+pub struct Param {
+    /// Its name.
+    pub ident: Ident,
+    /// Its type, as written.
+    pub ty: Type,
 }
 
 /// An annotated query, checked.
 #[derive(Clone)]
-pub(crate) struct Query {
-    pub(crate) kind: Kind,
-    pub(crate) scope: Scope,
+pub struct Query {
+    /// Read or write.
+    pub kind: Kind,
+    /// Where it runs.
+    pub scope: Scope,
     /// The function as written; it is emitted unchanged.
-    pub(crate) func: ItemFn,
+    pub func: ItemFn,
     /// The parameters after the connection.
-    pub(crate) params: Vec<Param>,
+    pub params: Vec<Param>,
     /// `T` of `QueryResult<T>`.
-    pub(crate) output: Type,
+    pub output: Type,
     /// For fan-out reads, the row type `R` of `QueryResult<Vec<R>>`.
-    pub(crate) row: Option<Type>,
+    pub row: Option<Type>,
     /// For reads, a function the result goes through after the query, with the database:
     /// `fn(&Database, Option<i64>, Option<&str>, T) -> multisource::Result<T>`.
-    pub(crate) finish: Option<syn::Path>,
+    pub finish: Option<syn::Path>,
 }
 
 /// Collects every error, so one compile shows them all.
@@ -197,7 +206,7 @@ fn parse_options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options 
 }
 
 /// Parses and checks the attribute `attr` of kind `kind` on `func`.
-pub(crate) fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> {
+pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> {
     let mut errors = Errors::default();
     let options = parse_options(kind, attr, &mut errors);
     let sig = &func.sig;
@@ -451,23 +460,21 @@ fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
 
 /// How paths are written in a rendered signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Paths {
+pub enum Paths {
     /// Absolute paths, for generated code: `::core::option::Option`, `::multisource::Result`.
     Absolute,
-    /// Short paths, for documentation: `Option`, `Result`. Used by `xtask`, which compiles this
-    /// file too.
-    #[allow(dead_code)]
+    /// Short paths, for documentation: `Option`, `Result` (`cargo xtask codegen`'s).
     Short,
 }
 
 impl Query {
     /// The generated method's name: the function's.
-    pub(crate) fn name(&self) -> &Ident {
+    pub fn name(&self) -> &Ident {
         &self.func.sig.ident
     }
 
     /// The generated method's signature, without a trailing body or semicolon.
-    pub(crate) fn method_signature(&self, paths: Paths) -> TokenStream {
+    pub fn method_signature(&self, paths: Paths) -> TokenStream {
         let name = self.name();
         let generics = &self.func.sig.generics;
         let where_clause = &generics.where_clause;
@@ -493,7 +500,7 @@ impl Query {
     /// A short description of the scope, for documentation: `chat (chat_id)`, `global`,
     /// `all sources (key chat_id)`. Used by `xtask`, which compiles this file too.
     #[allow(dead_code)]
-    pub(crate) fn scope_text(&self) -> String {
+    pub fn scope_text(&self) -> String {
         match &self.scope {
             Scope::Chat(expr) => format!("chat (`{}`)", tokens_text(expr)),
             Scope::Global => "global".to_owned(),
@@ -502,7 +509,7 @@ impl Query {
     }
 
     /// How the method routes, in a sentence, for its documentation.
-    pub(crate) fn routing_doc(&self) -> String {
+    pub fn routing_doc(&self) -> String {
         match (self.kind, &self.scope) {
             (Kind::Read, Scope::Chat(expr)) => format!(
                 "A read routed by chat: `source` if given, else the source the chat `{}` is \
@@ -531,7 +538,26 @@ impl Query {
 }
 
 /// Tokens as text, without the spaces `TokenStream`'s display puts around punctuation.
-pub(crate) fn tokens_text(tokens: impl ToTokens) -> String {
+pub fn tokens_text(tokens: impl ToTokens) -> String {
     let text = tokens.to_token_stream().to_string();
     text.replace(" . ", ".").replace(" (", "(").replace("( ", "(").replace(" )", ")")
 }
+
+/// A kind of source a query is compiled for besides SQLite, whose connection the annotated
+/// function is written against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copy {
+    /// The kind, for the copy's module: `__multisource_<tag>_<query>`.
+    pub tag: &'static str,
+    /// The connection type of the kind, under `::multisource::__private`.
+    pub connection: &'static str,
+    /// The macro under `::multisource::__private` that keeps its input only when `multisource`
+    /// is built with the kind (`items: ...` for items, `expr: ...` for an expression, which is
+    /// `()` without the kind).
+    pub gate: &'static str,
+}
+
+/// The one list of the kinds each annotated query is also compiled for, in the order
+/// `Conn::run` takes their copies.
+pub const COPIES: &[Copy] =
+    &[Copy { tag: "pg", connection: "PgConnection", gate: "__if_postgres" }];

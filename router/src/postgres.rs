@@ -1,5 +1,5 @@
-//! PostgreSQL sources (the `postgres` feature): opening them, their pools of sessions, and what
-//! each session is set to.
+//! PostgreSQL sources (the `postgres` feature): opening them, their pools of sessions, what each
+//! session is set to, how the server's refusals read, and the SQL of the operator's tools.
 //!
 //! A source has a pool of sessions for reads, each opened read-only
 //! (`default_transaction_read_only = on`), so a write that slips into a read is refused by the
@@ -22,11 +22,15 @@ use multisource_migrations::postgres as schema;
 use multisource_migrations::{MigrationError, SchemaState};
 use scheduled_thread_pool::ScheduledThreadPool;
 
+use crate::backend::{Conn, Opening, Refused};
 use crate::config::SourceConfig;
-use crate::error::{Error, PoolRole, Result};
+use crate::error::{Error, PoolRole, RefusedBy, Result};
+use crate::opened::Purpose;
+use crate::preflight::{Inspected, SourceReport};
 use crate::route::Access;
 use crate::source::{SourceId, SourceInfo};
 use crate::stats::Counters;
+use crate::tools::{Dialect, truthy};
 
 /// A pooled PostgreSQL session.
 pub(crate) type Pooled = PooledConnection<ConnectionManager<PgConnection>>;
@@ -116,11 +120,38 @@ pub fn postgres_session(
     Ok(conn)
 }
 
+/// The threads r2d2 opens the sessions of every PostgreSQL source on.
+fn threads() -> Arc<ScheduledThreadPool> {
+    static THREADS: std::sync::OnceLock<Arc<ScheduledThreadPool>> = std::sync::OnceLock::new();
+    THREADS
+        .get_or_init(|| {
+            Arc::new(
+                ScheduledThreadPool::builder()
+                    .num_threads(1)
+                    .thread_name_pattern("multisource-postgres-{}")
+                    .build(),
+            )
+        })
+        .clone()
+}
+
+/// A pool of at most `size` sessions, opened on demand and kept, never tested on checkout (a
+/// broken session is dropped when it is returned), waiting at most `timeout` for one.
+fn pool_builder<M: r2d2::ManageConnection>(size: u32, timeout: Duration) -> r2d2::Builder<M> {
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .test_on_check_out(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connection_timeout(timeout)
+        .thread_pool(threads())
+}
+
 /// What the preflight finds of a PostgreSQL source, through a read-only session: the error
 /// opening it would fail with, if any.
-pub(crate) fn inspect(source: &SourceConfig) -> crate::preflight::Inspected {
-    use crate::preflight::{Inspected, SourceReport};
-    let id = SourceId::postgres(source);
+pub(crate) fn inspect(source: &SourceConfig) -> Inspected {
+    let id = SourceId::of(source);
     let mut inspected = Inspected {
         report: SourceReport { name: source.name().to_owned(), ..SourceReport::default() },
         ..Inspected::default()
@@ -129,9 +160,9 @@ pub(crate) fn inspect(source: &SourceConfig) -> crate::preflight::Inspected {
         let url = source.url().unwrap_or_default();
         let mut conn = postgres_session(url, id.timeout, true).map_err(|e| id.open_error(e))?;
         inspected.report.exists = true;
-        let state = schema::state(&mut conn).map_err(|e| id.query_error(e, Access::Read))?;
+        let state = schema::state(&mut conn).map_err(|e| failed(&id, e, Access::Read))?;
         inspected.report.mismatches =
-            schema::check(&mut conn).map_err(|e| id.query_error(e, Access::Read))?;
+            schema::check(&mut conn).map_err(|e| failed(&id, e, Access::Read))?;
         inspected.report.state = Some(state);
         Ok(())
     })();
@@ -161,15 +192,11 @@ pub(crate) fn inspect(source: &SourceConfig) -> crate::preflight::Inspected {
 
 /// Opens a PostgreSQL source: connects, migrates it when writable, checks its schema, builds its
 /// pools.
-pub(crate) fn open(
-    id: &SourceId,
-    config: &SourceConfig,
-    info: &mut SourceInfo,
-    threads: &Arc<ScheduledThreadPool>,
-) -> Result<Pools> {
+pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
+    let mut info = SourceInfo::new(config, id.path.clone());
     let url = with_connect_timeout(config.url().unwrap_or_default(), id.timeout);
     let mut conn = postgres_session(&url, id.timeout, false).map_err(|e| id.open_error(e))?;
-    info.state_at_open = schema::state(&mut conn).map_err(|e| id.query_error(e, Access::Read))?;
+    info.state_at_open = schema::state(&mut conn).map_err(|e| failed(id, e, Access::Read))?;
     if !id.readonly {
         let report = schema::migrate(&mut conn).map_err(|error| Error::Migration {
             source_name: id.name.to_string(),
@@ -178,7 +205,7 @@ pub(crate) fn open(
         })?;
         info.applied = report.applied;
     }
-    let mismatches = schema::check(&mut conn).map_err(|e| id.query_error(e, Access::Read))?;
+    let mismatches = schema::check(&mut conn).map_err(|e| failed(id, e, Access::Read))?;
     if !mismatches.is_empty() {
         return Err(Error::SchemaMismatch {
             source_name: id.name.to_string(),
@@ -196,19 +223,145 @@ pub(crate) fn open(
             Access::Read => PoolRole::Readers,
             Access::Write => PoolRole::Writers,
         };
-        crate::source::pool_builder(size, id.timeout, threads)
+        pool_builder(size, id.timeout)
             .connection_customizer(Box::new(Session::new(access, id.timeout)))
             .build(ConnectionManager::new(url.clone()))
             .map_err(|e| id.pool_error(&e, role, size))
     };
-    Ok(Pools {
+    let pools = Pools {
         readers: pool(Access::Read, id.pool_size - writers)?,
         writers: match writers {
             0 => None,
             n => Some(pool(Access::Write, n)?),
         },
-    })
+    };
+    Ok(Opening { pools: crate::backend::Pools::Postgres(pools), info, checkpoint: None })
 }
+
+/// Runs a read's query or closure in the session (read-only, so the server refuses a write).
+pub(crate) fn read<T>(
+    conn: &mut Pooled,
+    id: &SourceId,
+    query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+) -> Result<T> {
+    query(Conn::Pg(conn)).map_err(|e| failed(id, e, Access::Read))
+}
+
+/// Runs a write's query or closure in one transaction of a writer session. PostgreSQL has no
+/// counterpart of SQLite's guard: SQL in the closure can end the transaction itself.
+pub(crate) fn write<T>(
+    mut conn: Pooled,
+    id: &SourceId,
+    query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+) -> Result<T> {
+    conn.transaction(|c| query(Conn::Pg(c))).map_err(|e| failed(id, e, Access::Write))
+}
+
+/// The error of a statement on a session: the server's own message says everything a session
+/// knows.
+fn failed(id: &SourceId, error: diesel::result::Error, access: Access) -> Error {
+    id.failure(error, access, &crate::source::Explained::default())
+}
+
+/// What the server's refusal of a statement means.
+pub(crate) fn classify(
+    id: &SourceId,
+    error: &diesel::result::Error,
+    message: &str,
+) -> Option<Refused> {
+    use diesel::result::{DatabaseErrorKind, Error as E};
+    if let E::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) = error {
+        return Some(Refused::ReadOnly(RefusedBy::Postgres));
+    }
+    // `lock_timeout` is what the session waited.
+    message.contains("canceling statement due to lock timeout").then_some(Refused::Busy(id.timeout))
+}
+
+/// Opens a PostgreSQL session for a tool's purpose: read-only to inspect, or as the router's own
+/// sessions of that access.
+pub(crate) fn open_tool(
+    id: &SourceId,
+    config: &SourceConfig,
+    purpose: Purpose,
+    info: &mut SourceInfo,
+) -> Result<PgConnection> {
+    let read_only = matches!(purpose, Purpose::Inspect | Purpose::Serve(Access::Read));
+    let mut conn = postgres_session(config.url().unwrap_or_default(), id.timeout, read_only)
+        .map_err(|e| id.open_error(e))?;
+    if purpose == Purpose::Migrate {
+        migrate(id, &mut conn, info)?;
+    }
+    Ok(conn)
+}
+
+/// Applies the pending migrations, recording what was found and done in `info`.
+pub(crate) fn migrate(id: &SourceId, conn: &mut PgConnection, info: &mut SourceInfo) -> Result<()> {
+    info.state_at_open = schema::state(conn).map_err(|e| failed(id, e, Access::Read))?;
+    let report = schema::migrate(conn).map_err(|error| Error::Migration {
+        source_name: id.name.to_string(),
+        path: id.path.clone(),
+        error,
+    })?;
+    info.applied = report.applied;
+    Ok(())
+}
+
+mod primitives {
+    crate::tools::primitives!(diesel::PgConnection);
+}
+
+impl crate::tools::Primitives for PgConnection {
+    fn texts(
+        &mut self,
+        sql: &str,
+        binds: &[crate::tools::Bind<'_>],
+    ) -> QueryResult<Vec<Vec<Option<String>>>> {
+        primitives::texts(self, sql, binds)
+    }
+
+    fn execute(&mut self, sql: &str, binds: &[crate::tools::Bind<'_>]) -> QueryResult<usize> {
+        primitives::execute(self, sql, binds)
+    }
+}
+
+/// The SQL of PostgreSQL, for the tools' statements.
+pub(crate) static DIALECT: Dialect = Dialect {
+    placeholder: |n| format!("${n}"),
+    table_names: "SELECT CAST(table_name AS TEXT) AS line FROM information_schema.tables WHERE \
+                  table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY \
+                  table_name",
+    as_text: |column, _| format!("CAST({column} AS TEXT)"),
+    from_text: |placeholder, sql_type| match sql_type.to_ascii_uppercase().as_str() {
+        "INTEGER" => format!("CAST({placeholder} AS BIGINT)"),
+        "BOOLEAN" => format!("CAST({placeholder} AS BOOLEAN)"),
+        "FLOAT" | "REAL" | "DOUBLE" => format!("CAST({placeholder} AS DOUBLE PRECISION)"),
+        "TIMESTAMP" => format!("CAST({placeholder} AS TIMESTAMP)"),
+        _ => placeholder.to_owned(),
+    },
+    json_array: |values| format!("CAST(json_build_array({}) AS TEXT)", values.join(", ")),
+    upsert: |table, columns, values, key| {
+        let set: Vec<String> = columns.iter().map(|n| format!("{n} = EXCLUDED.{n}")).collect();
+        format!(
+            "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+            columns.join(", "),
+            values.join(", "),
+            key.join(", "),
+            set.join(", ")
+        )
+    },
+    stored: |sql_type, value| match sql_type.to_ascii_uppercase().as_str() {
+        "BOOLEAN" => if truthy(value) == Some(true) { "true" } else { "false" }.to_owned(),
+        "TIMESTAMP" => value.replacen('T', " ", 1),
+        _ => value.to_owned(),
+    },
+    begin_write: "BEGIN;",
+    lock_tables: |tables| {
+        (!tables.is_empty()).then(|| format!("LOCK TABLE {} IN EXCLUSIVE MODE;", tables.join(", ")))
+    },
+    size: Some("SELECT CAST(pg_database_size(current_database()) AS TEXT) AS line"),
+    journal_mode: None,
+    freeze: None,
+};
 
 #[cfg(test)]
 mod tests {
@@ -226,5 +379,12 @@ mod tests {
             with_connect_timeout("postgres://h/db?connect_timeout=9", t),
             "postgres://h/db?connect_timeout=9"
         );
+    }
+
+    #[test]
+    fn values_are_stored_as_postgresql_reads_them() {
+        assert_eq!((DIALECT.stored)("BOOLEAN", "0"), "false");
+        assert_eq!((DIALECT.stored)("TIMESTAMP", "2025-01-01T00:00:00"), "2025-01-01 00:00:00");
+        assert_eq!((DIALECT.from_text)("$1", "INTEGER"), "CAST($1 AS BIGINT)");
     }
 }
