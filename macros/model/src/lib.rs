@@ -128,70 +128,7 @@ fn parse_options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options 
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         while !input.is_empty() {
             let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
-            let duplicate = |errors: &mut Errors, name: &Ident| {
-                errors.spanned(name, format!("`{name}` is given twice; keep one"));
-            };
-            match name.to_string().as_str() {
-                "chat" => {
-                    input.parse::<Token![=]>().map_err(|e| {
-                        syn::Error::new(e.span(), "expected `chat = <parameter>`: name the parameter that holds the chat id")
-                    })?;
-                    let expr: Expr = input.parse()?;
-                    match options.chat {
-                        Some(_) => duplicate(errors, &name),
-                        None => options.chat = Some((name, expr)),
-                    }
-                }
-                "key" => {
-                    input.parse::<Token![=]>().map_err(|e| {
-                        syn::Error::new(
-                            e.span(),
-                            "expected `key = <field>`: name the field rows are de-duplicated by",
-                        )
-                    })?;
-                    let key = Punctuated::<Member, Token![.]>::parse_separated_nonempty(input)?;
-                    match options.key {
-                        Some(_) => duplicate(errors, &name),
-                        None => options.key = Some((name, key)),
-                    }
-                }
-                "finish" => {
-                    input.parse::<Token![=]>().map_err(|e| {
-                        syn::Error::new(e.span(), "expected `finish = <function>`: the path of the function the result goes through")
-                    })?;
-                    let path: syn::Path = input.parse()?;
-                    match options.finish {
-                        Some(_) => duplicate(errors, &name),
-                        None => options.finish = Some((name, path)),
-                    }
-                }
-                "global" | "all_sources" | "source" => {
-                    let slot = match name.to_string().as_str() {
-                        "global" => &mut options.global,
-                        "all_sources" => &mut options.all_sources,
-                        _ => &mut options.source,
-                    };
-                    match slot {
-                        Some(_) => duplicate(errors, &name),
-                        None => *slot = Some(name),
-                    }
-                }
-                _ => {
-                    let expected = match kind {
-                        Kind::Read => READ_OPTIONS,
-                        Kind::Write => WRITE_OPTIONS,
-                    };
-                    errors.spanned(
-                        &name,
-                        format!("unknown option `{name}`; expected one of {expected}"),
-                    );
-                    // Skip the option's value, if any, to go on with the next one.
-                    if input.peek(Token![=]) {
-                        input.parse::<Token![=]>()?;
-                        input.parse::<Expr>()?;
-                    }
-                }
-            }
+            parse_option(kind, name, input, &mut options, errors)?;
             if input.is_empty() {
                 break;
             }
@@ -205,18 +142,109 @@ fn parse_options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options 
     options
 }
 
+/// Reads one option, `name` and what follows it, into `options`.
+fn parse_option(
+    kind: Kind,
+    name: Ident,
+    input: ParseStream<'_>,
+    options: &mut Options,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    // The value after `=`, with a message that says what was expected.
+    fn value<T>(
+        input: ParseStream<'_>,
+        expected: &str,
+        parse: impl FnOnce(ParseStream<'_>) -> syn::Result<T>,
+    ) -> syn::Result<T> {
+        input.parse::<Token![=]>().map_err(|e| syn::Error::new(e.span(), expected))?;
+        parse(input)
+    }
+    fn set<T>(slot: &mut Option<T>, value: T, name: &Ident, errors: &mut Errors) {
+        match slot {
+            Some(_) => errors.spanned(name, format!("`{name}` is given twice; keep one")),
+            None => *slot = Some(value),
+        }
+    }
+    match name.to_string().as_str() {
+        "chat" => {
+            let expected =
+                "expected `chat = <parameter>`: name the parameter that holds the chat id";
+            let expr: Expr = value(input, expected, |i| i.parse())?;
+            set(&mut options.chat, (name.clone(), expr), &name, errors);
+        }
+        "key" => {
+            let expected = "expected `key = <field>`: name the field rows are de-duplicated by";
+            let key =
+                value(input, expected, Punctuated::<Member, Token![.]>::parse_separated_nonempty)?;
+            set(&mut options.key, (name.clone(), key), &name, errors);
+        }
+        "finish" => {
+            let expected =
+                "expected `finish = <function>`: the path of the function the result goes through";
+            let path: syn::Path = value(input, expected, |i| i.parse())?;
+            set(&mut options.finish, (name.clone(), path), &name, errors);
+        }
+        "global" => set(&mut options.global, name.clone(), &name, errors),
+        "all_sources" => set(&mut options.all_sources, name.clone(), &name, errors),
+        "source" => set(&mut options.source, name.clone(), &name, errors),
+        _ => {
+            let expected = expected_options(kind);
+            errors.spanned(&name, format!("unknown option `{name}`; expected one of {expected}"));
+            // Skip the option's value, if any, to go on with the next one.
+            if input.peek(Token![=]) {
+                input.parse::<Token![=]>()?;
+                input.parse::<Expr>()?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses and checks the attribute `attr` of kind `kind` on `func`.
 pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> {
     let mut errors = Errors::default();
     let options = parse_options(kind, attr, &mut errors);
-    let sig = &func.sig;
-
-    if let Some(asyncness) = &sig.asyncness {
+    if let Some(asyncness) = &func.sig.asyncness {
         errors.spanned(asyncness, "a query is a plain function; remove `async`");
     }
+    let params = parameters(kind, &func.sig, &mut errors);
+    let output = output(&func.sig, &mut errors);
+    check_options(kind, &options, &mut errors);
+    let scope = scope(kind, &options, &params, &mut errors);
+    if let (Some((key, _)), None) = (&options.key, &options.all_sources)
+        && kind == Kind::Read
+    {
+        errors.spanned(key, "`key` is for `all_sources` reads; add `all_sources` or remove `key`");
+    }
+    // A fan-out returns rows.
+    let row = match (&scope, &output) {
+        (Some(Scope::AllSources { .. }), Some(output)) => match vec_arg(output) {
+            Some(row) => Some(row.clone()),
+            None => {
+                errors.spanned(
+                    output,
+                    "an `all_sources` read returns `QueryResult<Vec<T>>`: the rows of every \
+                     source are merged",
+                );
+                None
+            }
+        },
+        _ => None,
+    };
+    let (Some(scope), Some(output)) = (scope, output) else {
+        // Errors were recorded for whichever is missing.
+        return Err(errors
+            .0
+            .unwrap_or_else(|| syn::Error::new(Span::call_site(), "invalid query")));
+    };
+    let finish = options.finish.map(|(_, path)| path);
+    errors.finish(Query { kind, scope, func, params, output, row, finish })
+}
 
-    // The first parameter is the connection. When it is not one, it is read as an ordinary
-    // parameter, so that the other checks do not report errors that follow from this one.
+/// The parameters after the connection, which must come first. When the first is not one, it is
+/// read as an ordinary parameter, so that the other checks do not report errors that follow from
+/// this one.
+fn parameters(kind: Kind, sig: &syn::Signature, errors: &mut Errors) -> Vec<Param> {
     let mut inputs = sig.inputs.iter().peekable();
     match inputs.peek() {
         Some(FnArg::Receiver(receiver)) => {
@@ -240,7 +268,6 @@ pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> 
              `conn: &mut multisource::Connection`",
         )),
     }
-
     let mut params = Vec::new();
     for input in inputs {
         let FnArg::Typed(typed) = input else { continue };
@@ -267,9 +294,12 @@ pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> 
             ),
         }
     }
+    params
+}
 
-    // The return type is `QueryResult<T>`.
-    let output = match &sig.output {
+/// `T` of the return type, which must be `QueryResult<T>`.
+fn output(sig: &syn::Signature, errors: &mut Errors) -> Option<Type> {
+    match &sig.output {
         ReturnType::Type(_, ty) => match query_result_arg(ty) {
             Some(t) => Some(t.clone()),
             None => {
@@ -288,9 +318,11 @@ pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> 
             ));
             None
         }
-    };
+    }
+}
 
-    // The scope.
+/// The options that do not fit the kind, or each other.
+fn check_options(kind: Kind, options: &Options, errors: &mut Errors) {
     if let (Kind::Write, Some(source)) = (kind, &options.source) {
         errors.spanned(
             source,
@@ -319,6 +351,10 @@ pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> 
     if let (Kind::Write, Some((key, _))) = (kind, &options.key) {
         errors.spanned(key, "`key` is for `all_sources` reads only; remove it");
     }
+}
+
+/// Where the query runs: exactly one of `chat`, `global` and `all_sources`.
+fn scope(kind: Kind, options: &Options, params: &[Param], errors: &mut Errors) -> Option<Scope> {
     let given: Vec<&Ident> = [
         options.chat.as_ref().map(|(name, _)| name),
         options.global.as_ref(),
@@ -333,9 +369,9 @@ pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> 
             format!("`{}` and `{}` exclude each other; keep one scope", given[0], given[1]),
         );
     }
-    let scope = match (&options.chat, &options.global, &options.all_sources) {
+    match (&options.chat, &options.global, &options.all_sources) {
         (Some((_, expr)), _, _) => {
-            check_chat_expr(expr, &params, &mut errors);
+            check_chat_expr(expr, params, errors);
             Some(Scope::Chat(expr.clone()))
         }
         (None, Some(_), _) => Some(Scope::Global),
@@ -353,48 +389,22 @@ pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> 
         },
         (None, None, None) => {
             if given.is_empty() && options.source.is_none() {
-                let expected = match kind {
-                    Kind::Read => READ_OPTIONS,
-                    Kind::Write => WRITE_OPTIONS,
-                };
                 errors.push(syn::Error::new(
                     Span::call_site(),
-                    format!("say where the query runs: one of {expected}"),
+                    format!("say where the query runs: one of {}", expected_options(kind)),
                 ));
             }
             None
         }
-    };
-    if let (Some((key, _)), None) = (&options.key, &options.all_sources)
-        && kind == Kind::Read
-    {
-        errors.spanned(key, "`key` is for `all_sources` reads; add `all_sources` or remove `key`");
     }
+}
 
-    // A fan-out returns rows.
-    let row = match (&scope, &output) {
-        (Some(Scope::AllSources { .. }), Some(output)) => match vec_arg(output) {
-            Some(row) => Some(row.clone()),
-            None => {
-                errors.spanned(
-                    output,
-                    "an `all_sources` read returns `QueryResult<Vec<T>>`: the rows of every \
-                     source are merged",
-                );
-                None
-            }
-        },
-        _ => None,
-    };
-
-    let (Some(scope), Some(output)) = (scope, output) else {
-        // Errors were recorded for whichever is missing.
-        return Err(errors
-            .0
-            .unwrap_or_else(|| syn::Error::new(Span::call_site(), "invalid query")));
-    };
-    let finish = options.finish.map(|(_, path)| path);
-    errors.finish(Query { kind, scope, func, params, output, row, finish })
+/// The options a kind of attribute takes, for messages.
+fn expected_options(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Read => READ_OPTIONS,
+        Kind::Write => WRITE_OPTIONS,
+    }
 }
 
 /// Checks that every bare name in the chat expression is a parameter.

@@ -87,9 +87,6 @@ pub(crate) fn run(dir: &Path, server: &str, size: Size) {
     drop(filled(SourceConfig::postgres("main", &direct_url)));
     let mut reader = session(&direct_url, true);
     let mut writer = session(&direct_url, false);
-    let keys: Vec<String> = (0..20).map(|k| format!("k{k:02}")).collect();
-    let ids: Vec<String> = (0..MESSAGES).map(|n| n.to_string()).collect();
-    let pick = |i: usize| (i * 7919) % MESSAGES;
 
     println!("The same routed calls on a SQLite source and on a PostgreSQL source (loopback)");
     println!(
@@ -100,35 +97,58 @@ pub(crate) fn run(dir: &Path, server: &str, size: Size) {
         "{:<32} {:>10} {:>13} {:>12} {:>12} {:>14}",
         "call", "SQLite", "SQLite full", "PG direct", "PG routed", "routed/direct"
     );
-    let row = |name: &str, sqlite: f64, full: Option<f64>, pg: Pair| {
-        println!(
-            "{name:<32} {:>10} {:>13} {:>12} {:>12} {:>14.3}",
-            duration(sqlite),
-            full.map_or_else(|| "-".to_owned(), duration),
-            duration(pg.direct),
-            duration(pg.routed),
-            pg.ratio
-        );
-    };
+    let sides = Sides { sqlite, sqlite_full, postgres };
+    read_rows(size, &sides, &mut reader);
+    write_rows(size, &sides, &mut writer);
+}
 
+/// The routed databases of the comparison.
+struct Sides {
+    sqlite: Database,
+    sqlite_full: Database,
+    postgres: Database,
+}
+
+/// Prints one row of the table.
+fn row(name: &str, sqlite: f64, full: Option<f64>, pg: Pair) {
+    println!(
+        "{name:<32} {:>10} {:>13} {:>12} {:>12} {:>14.3}",
+        duration(sqlite),
+        full.map_or_else(|| "-".to_owned(), duration),
+        duration(pg.direct),
+        duration(pg.routed),
+        pg.ratio
+    );
+}
+
+/// The keys of the settings the benchmark reads and writes.
+fn keys() -> Vec<String> {
+    (0..20).map(|k| format!("k{k:02}")).collect()
+}
+
+/// The reads, routed on each kind, and against their queries on a session held directly.
+fn read_rows(size: Size, sides: &Sides, reader: &mut PgConnection) {
+    let keys = keys();
+    let ids: Vec<String> = (0..MESSAGES).map(|n| n.to_string()).collect();
+    let pick = |i: usize| (i * 7919) % MESSAGES;
     let setting = |db: &Database, i: usize| {
         black_box(db.get_chat_setting(chat(i as i64 % CHATS), &keys[i % 20], None).expect("read"));
     };
     row(
         "get_chat_setting",
-        time(size, |i| setting(&sqlite, i)),
+        time(size, |i| setting(&sides.sqlite, i)),
         None,
         pair_interleaved(
             size,
             |i| {
                 let found = chat_settings::__multisource_pg_get_chat_setting::get_chat_setting(
-                    &mut reader,
+                    reader,
                     chat(i as i64 % CHATS),
                     &keys[i % 20],
                 );
                 black_box(found.expect("read"));
             },
-            |i| setting(&postgres, i),
+            |i| setting(&sides.postgres, i),
         ),
     );
     let message = |db: &Database, i: usize| {
@@ -139,29 +159,35 @@ pub(crate) fn run(dir: &Path, server: &str, size: Size) {
     };
     row(
         "get_chat_message_by_message_id",
-        time(size, |i| message(&sqlite, i)),
+        time(size, |i| message(&sides.sqlite, i)),
         None,
         pair_interleaved(
             size,
             |i| {
                 let n = pick(i);
                 let found = chat_messages::__multisource_pg_get_chat_message_by_message_id::get_chat_message_by_message_id(
-                    &mut reader,
+                    reader,
                     chat(n as i64 % CHATS),
                     &ids[n],
                 );
                 black_box(found.expect("read"));
             },
-            |i| message(&postgres, i),
+            |i| message(&sides.postgres, i),
         ),
     );
+}
+
+/// The writes, routed on each kind, and against their queries in a transaction of a session
+/// held directly.
+fn write_rows(size: Size, sides: &Sides, writer: &mut PgConnection) {
+    let keys = keys();
     let set = |db: &Database, i: usize| {
         db.set_chat_setting(chat(i as i64 % CHATS), &keys[i % 20], "routed").expect("write");
     };
     row(
         "set_chat_setting",
-        time(size, |i| set(&sqlite, i)),
-        Some(time(size, |i| set(&sqlite_full, i))),
+        time(size, |i| set(&sides.sqlite, i)),
+        Some(time(size, |i| set(&sides.sqlite_full, i))),
         pair_interleaved(
             size,
             |i| {
@@ -176,7 +202,7 @@ pub(crate) fn run(dir: &Path, server: &str, size: Size) {
                     })
                     .expect("write");
             },
-            |i| set(&postgres, i),
+            |i| set(&sides.postgres, i),
         ),
     );
     let next = std::cell::Cell::new(MESSAGES);
@@ -192,8 +218,8 @@ pub(crate) fn run(dir: &Path, server: &str, size: Size) {
     };
     row(
         "save_chat_message",
-        time(size, |_| save(&sqlite)),
-        Some(time(size, |_| save(&sqlite_full))),
+        time(size, |_| save(&sides.sqlite)),
+        Some(time(size, |_| save(&sides.sqlite_full))),
         pair_interleaved(
             size,
             |_| {
@@ -212,8 +238,7 @@ pub(crate) fn run(dir: &Path, server: &str, size: Size) {
                     })
                     .expect("write");
             },
-            |_| save(&postgres),
+            |_| save(&sides.postgres),
         ),
     );
-    drop(postgres);
 }

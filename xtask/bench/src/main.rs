@@ -20,6 +20,7 @@ mod peer;
 mod scale;
 mod util;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -32,19 +33,89 @@ fn option(args: &[String], name: &str) -> Option<String> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// What the command line asks for.
+struct Args {
+    /// The benchmarks named (all without one), and what they take.
+    what: Vec<String>,
+    overhead: overhead::Size,
+    peer: peer::Options,
+    scale: scale::Size,
+}
+
+/// Reads the command line: the benchmarks named, `--quick`, `--durability`, `--reps`.
+fn parse(args: &[String]) -> Result<Args, String> {
     let quick = args.iter().any(|a| a == "--quick");
     // The words that are neither options nor the values of options.
     let values = ["--durability", "--reps"];
-    let what: Vec<&str> = args
+    let what = args
         .iter()
         .enumerate()
         .filter(|(i, a)| {
             !a.starts_with("--") && (*i == 0 || !values.contains(&args[i - 1].as_str()))
         })
-        .map(|(_, a)| a.as_str())
+        .map(|(_, a)| a.clone())
         .collect();
+    let durability = match option(args, "--durability").as_deref() {
+        None | Some("normal") => multisource::Durability::Normal,
+        Some("full") => multisource::Durability::Full,
+        Some(other) => return Err(format!("--durability is `normal` or `full`, not `{other}`")),
+    };
+    let reps =
+        option(args, "--reps").and_then(|r| r.parse().ok()).unwrap_or(if quick { 1 } else { 5 });
+    Ok(Args {
+        what,
+        overhead: match quick {
+            true => overhead::Size { calls: 200, rounds: 3 },
+            false => overhead::Size { calls: 20_000, rounds: 11 },
+        },
+        peer: peer::Options { durability, reps, scale: if quick { 20 } else { 1 } },
+        scale: match quick {
+            true => scale::Size { calls: 200, reps: 1, scale: 20, max_mapping: 10_000 },
+            false => scale::Size { calls: 100_000, reps: 5, scale: 1, max_mapping: 1_000_000 },
+        },
+    })
+}
+
+/// Runs the benchmarks `args` names, in `dir`.
+fn run(dir: &Path, args: &Args) -> Result<(), String> {
+    let what: Vec<&str> = args.what.iter().map(String::as_str).collect();
+    match what.as_slice() {
+        [] | ["all"] => {
+            overhead::run(dir, args.overhead);
+            for durability in [multisource::Durability::Normal, multisource::Durability::Full] {
+                println!();
+                peer::run(dir, peer::Options { durability, ..args.peer });
+            }
+            println!();
+            scale::run(dir, args.scale);
+        }
+        ["overhead"] => overhead::run(dir, args.overhead),
+        ["peer"] => peer::run(dir, args.peer),
+        ["scale"] => scale::run(dir, args.scale),
+        ["profile", what] => overhead::profile(dir, what),
+        #[cfg(feature = "postgres")]
+        ["kinds"] => {
+            let server = std::env::var(kinds::SERVER).map_err(|_| {
+                format!(
+                    "{} names no PostgreSQL server; `cargo xtask bench kinds` starts one",
+                    kinds::SERVER
+                )
+            })?;
+            // A PostgreSQL commit waits for a disk sync: fewer calls suffice.
+            let size = args.overhead;
+            kinds::run(
+                dir,
+                &server,
+                overhead::Size { calls: size.calls / 5, rounds: size.rounds.min(7) },
+            );
+        }
+        _ => return Err(USAGE.to_owned()),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = match tempfile::tempdir() {
         Ok(dir) => dir,
         Err(e) => {
@@ -52,67 +123,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let size = match quick {
-        true => overhead::Size { calls: 200, rounds: 3 },
-        false => overhead::Size { calls: 20_000, rounds: 11 },
-    };
-    let durability = match option(&args, "--durability").as_deref() {
-        None | Some("normal") => multisource::Durability::Normal,
-        Some("full") => multisource::Durability::Full,
-        Some(other) => {
-            eprintln!("error: --durability is `normal` or `full`, not `{other}`");
-            return ExitCode::from(2);
-        }
-    };
-    let reps =
-        option(&args, "--reps").and_then(|r| r.parse().ok()).unwrap_or(if quick { 1 } else { 5 });
-    let peer = peer::Options { durability, reps, scale: if quick { 20 } else { 1 } };
-    let scale = match quick {
-        true => scale::Size { calls: 200, reps: 1, scale: 20, max_mapping: 10_000 },
-        false => scale::Size { calls: 100_000, reps: 5, scale: 1, max_mapping: 1_000_000 },
-    };
-    match what.as_slice() {
-        [] | ["all"] => {
-            overhead::run(dir.path(), size);
-            println!();
-            peer::run(
-                dir.path(),
-                peer::Options { durability: multisource::Durability::Normal, ..peer },
-            );
-            println!();
-            peer::run(
-                dir.path(),
-                peer::Options { durability: multisource::Durability::Full, ..peer },
-            );
-            println!();
-            scale::run(dir.path(), scale);
-        }
-        ["overhead"] => overhead::run(dir.path(), size),
-        ["peer"] => peer::run(dir.path(), peer),
-        ["scale"] => scale::run(dir.path(), scale),
-        ["profile", what] => overhead::profile(dir.path(), what),
-        #[cfg(feature = "postgres")]
-        ["kinds"] => match std::env::var(kinds::SERVER) {
-            // A PostgreSQL commit waits for a disk sync: fewer calls suffice.
-            Ok(server) => kinds::run(
-                dir.path(),
-                &server,
-                overhead::Size { calls: size.calls / 5, rounds: size.rounds.min(7) },
-            ),
-            Err(_) => {
-                eprintln!(
-                    "error: {} names no PostgreSQL server; `cargo xtask bench kinds` starts one",
-                    kinds::SERVER
-                );
-                return ExitCode::from(2);
-            }
-        },
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
+    match parse(&args).and_then(|args| run(dir.path(), &args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
         }
     }
-    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

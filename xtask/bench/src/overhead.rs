@@ -176,9 +176,6 @@ pub(crate) fn run(dir: &Path, size: Size) {
     // The direct side: connections with the settings of the router's reader and writer.
     let mut reader = direct_connection(&direct, Access::Read);
     let mut writer = direct_connection(&direct, Access::Write);
-    let keys: Vec<String> = (0..20).map(|k| format!("k{k:02}")).collect();
-    let ids: Vec<String> = (0..MESSAGES).map(|n| n.to_string()).collect();
-    let pick = |i: usize| (i * 7919) % MESSAGES;
 
     println!(
         "Routing overhead: the routed method against the same diesel query on a held connection"
@@ -188,22 +185,33 @@ pub(crate) fn run(dir: &Path, size: Size) {
         size.calls, size.rounds
     );
     println!("{:<34} {:>10} {:>10} {:>14}", "call", "direct", "routed", "routed/direct");
-    let row = |name: &str, p: Pair| {
-        println!(
-            "{name:<34} {:>10} {:>10} {:>14.3}",
-            duration(p.direct),
-            duration(p.routed),
-            p.ratio
-        );
-    };
+    read_rows(size, &db, &mut reader);
+    write_rows(size, &db, &mut writer);
+    route_rows(size, &db);
+}
 
+/// Prints one row of the table.
+fn row(name: &str, p: Pair) {
+    println!("{name:<34} {:>10} {:>10} {:>14.3}", duration(p.direct), duration(p.routed), p.ratio);
+}
+
+/// The keys of the settings the benchmark reads and writes.
+fn keys() -> Vec<String> {
+    (0..20).map(|k| format!("k{k:02}")).collect()
+}
+
+/// The reads: each routed method against its query on the held reader.
+fn read_rows(size: Size, db: &Database, reader: &mut Opened) {
+    let keys = keys();
+    let ids: Vec<String> = (0..MESSAGES).map(|n| n.to_string()).collect();
+    let pick = |i: usize| (i * 7919) % MESSAGES;
     row(
         "get_chat_setting",
         pair(
             size,
             |i| {
                 let found = chat_settings::get_chat_setting(
-                    sqlite(&mut reader),
+                    sqlite(reader),
                     chat(i as i64 % CHATS),
                     &keys[i % 20],
                 );
@@ -223,7 +231,7 @@ pub(crate) fn run(dir: &Path, size: Size) {
             |i| {
                 let n = pick(i);
                 let found = chat_messages::get_chat_message_by_message_id(
-                    sqlite(&mut reader),
+                    sqlite(reader),
                     chat(n as i64 % CHATS),
                     &ids[n],
                 );
@@ -237,12 +245,17 @@ pub(crate) fn run(dir: &Path, size: Size) {
             },
         ),
     );
+}
+
+/// The writes: each routed method against its query in a transaction of the held writer.
+fn write_rows(size: Size, db: &Database, writer: &mut Opened) {
+    let keys = keys();
     row(
         "set_chat_setting",
         pair_interleaved(
             size,
             |i| {
-                sqlite(&mut writer)
+                sqlite(writer)
                     .immediate_transaction(|c| {
                         chat_settings::set_chat_setting(
                             c,
@@ -271,7 +284,7 @@ pub(crate) fn run(dir: &Path, size: Size) {
             |_| {
                 let n = (fresh_ids.borrow_mut())();
                 let message = NewMessage { message_text: "direct", ..NewMessage::default() };
-                sqlite(&mut writer)
+                sqlite(writer)
                     .immediate_transaction(|c| {
                         chat_messages::save_chat_message(
                             c,
@@ -292,7 +305,10 @@ pub(crate) fn run(dir: &Path, size: Size) {
             },
         ),
     );
+}
 
+/// `Database::route` by tier.
+fn route_rows(size: Size, db: &Database) {
     println!("\n{:<34} {:>10}", "Database::route, by tier", "per call");
     let route = |chat: Option<i64>, source: Option<&str>| {
         let mut times: Vec<f64> = (0..size.rounds)

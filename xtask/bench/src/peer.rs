@@ -259,175 +259,250 @@ fn count(db: &Database, sql: &str) -> i64 {
 }
 
 /// Runs the workload and prints its table.
-pub(crate) fn run(dir: &Path, options: Options) {
-    let world = World::new();
-    let n = |count: usize| (count / options.scale).max(1);
-    let archive_msgs = gen_messages(SEED + 3, &world.archive, &world.archive_members, n(5_000), 1);
-    let secondary_msgs =
-        gen_messages(SEED + 2, &world.secondary, &world.secondary_members, n(2_000), 1);
-    let primary_msgs = gen_messages(SEED + 1, &world.primary, &world.primary_members, n(20_000), 1);
-    build_archive(&dir.join("archive.db"), &world, &archive_msgs);
-    let archive_bytes = std::fs::metadata(dir.join("archive.db")).map(|m| m.len()).unwrap_or(0);
+/// The workload's messages and operation lists, generated once, outside the timed loops.
+struct Workload {
+    world: World,
+    primary_msgs: Vec<Message>,
+    secondary_msgs: Vec<Message>,
+    archive_msgs: Vec<Message>,
+    b_list: Vec<usize>,
+    b3_list: Vec<usize>,
+    c_list: Vec<(i64, i64)>,
+    d_list: Vec<i64>,
+    e1_list: Vec<(i64, String, String)>,
+    e2_list: Vec<(i64, String)>,
+    f_mixed: Vec<i64>,
+    f_mapped: Vec<i64>,
+    f_unmapped: Vec<i64>,
+    /// The divisor of the sizes.
+    scale: usize,
+}
 
-    // The operation lists, precomputed outside the timed loops.
-    let mut rng = SplitMix64::new(SEED + 10);
-    let b_list: Vec<&Message> =
-        (0..n(20_000)).map(|_| &primary_msgs[rng.below(primary_msgs.len())]).collect();
-    let mut rng = SplitMix64::new(SEED + 16);
-    let b3_list: Vec<&Message> =
-        (0..n(20_000)).map(|_| &archive_msgs[rng.below(archive_msgs.len())]).collect();
-    let mut rng = SplitMix64::new(SEED + 11);
-    let c_list: Vec<(i64, i64)> = (0..n(2_000))
-        .map(|_| {
-            let ci = rng.below(50);
-            (world.primary[ci], world.primary_members[ci][rng.below(40)])
-        })
-        .collect();
-    let mut rng = SplitMix64::new(SEED + 12);
-    let d_list: Vec<i64> = (0..n(2_000)).map(|_| world.users[rng.below(200)]).collect();
-    let mut rng = SplitMix64::new(SEED + 13);
-    let e1_list: Vec<(i64, String, String)> = (0..n(10_000))
-        .map(|i| (world.primary[rng.below(50)], format!("k{:02}", rng.below(20)), format!("v{i}")))
-        .collect();
-    let mut rng = SplitMix64::new(SEED + 14);
-    let e2_list: Vec<(i64, String)> = (0..n(10_000))
-        .map(|_| (world.primary[rng.below(50)], format!("k{:02}", rng.below(20))))
-        .collect();
-    let all70 = world.all70();
-    let mut rng = SplitMix64::new(SEED + 15);
-    let f_mixed: Vec<i64> = (0..n(100_000)).map(|_| all70[rng.below(70)]).collect();
-    let f_mapped: Vec<i64> = (0..n(100_000)).map(|i| world.primary[i % 10]).collect();
-    let f_unmapped: Vec<i64> = (0..n(100_000)).map(|i| world.primary[10 + i % 40]).collect();
-
-    let mut reps = Vec::new();
-    let mut checks = Vec::new();
-    let mut archive_unchanged = true;
-    // What the workload's own lists and the archive's build hold, before any repetition.
-    let baseline_rss = rss_kib();
-    for r in 0..options.reps {
-        remove(&dir.join("primary.db"));
-        remove(&dir.join("secondary.db"));
-        let mut rep = Rep::default();
-        let started = Instant::now();
-        let db = Database::open(config(dir, &world, options)).expect("open the three sources");
-        rep.construction = started.elapsed().as_nanos() as f64;
-        // Untimed set-up: the primary's chats and users, the secondary's contents.
-        fill_chats(&db, &world.primary, &world.primary_members);
-        fill_chats(&db, &world.secondary, &world.secondary_members);
-        let mut text = Text::default();
-        for m in &secondary_msgs {
-            save(&db, m, &mut text).expect("saveChatMessage");
-        }
-
-        rep.a = time_per_op(primary_msgs.len(), || {
-            for m in &primary_msgs {
-                save(&db, m, &mut text).expect("saveChatMessage");
-            }
-        });
-        let state = [
-            count(&db, "SELECT count(*) AS n FROM chat_messages"),
-            count(&db, "SELECT sum(messages_count) AS n FROM chat_users"),
-            count(&db, "SELECT count(*) AS n FROM chat_stats"),
-            count(&db, "SELECT count(*) AS n FROM chat_user_stats"),
-        ];
-        if options.scale == 1 {
-            // The state the workload's specification gives after (a).
-            assert_eq!(state, [20_000, 20_000, 700, 14_266], "the state after (a)");
-        }
-        checks.push(format!(
-            "(a) rows {}, sum of messages_count {}, chat_stats rows {}, chat_user_stats rows {}",
-            state[0], state[1], state[2], state[3]
-        ));
-
-        let mut lookup = |list: &[&Message], source: Option<&str>| {
-            time_per_op(list.len(), || {
-                for m in list {
-                    let id = text.id(m.id);
-                    let found =
-                        db.get_chat_message_by_message_id(m.chat, id, source).expect("lookup");
-                    assert!(found.is_some(), "lookup of {} in {} missed", m.id, m.chat);
-                }
+impl Workload {
+    fn new(scale: usize) -> Workload {
+        let world = World::new();
+        let n = |count: usize| (count / scale).max(1);
+        let archive_msgs =
+            gen_messages(SEED + 3, &world.archive, &world.archive_members, n(5_000), 1);
+        let secondary_msgs =
+            gen_messages(SEED + 2, &world.secondary, &world.secondary_members, n(2_000), 1);
+        let primary_msgs =
+            gen_messages(SEED + 1, &world.primary, &world.primary_members, n(20_000), 1);
+        let mut rng = SplitMix64::new(SEED + 10);
+        let b_list = (0..n(20_000)).map(|_| rng.below(primary_msgs.len())).collect();
+        let mut rng = SplitMix64::new(SEED + 16);
+        let b3_list = (0..n(20_000)).map(|_| rng.below(archive_msgs.len())).collect();
+        let mut rng = SplitMix64::new(SEED + 11);
+        let c_list = (0..n(2_000))
+            .map(|_| {
+                let ci = rng.below(50);
+                (world.primary[ci], world.primary_members[ci][rng.below(40)])
             })
-        };
-        rep.b1 = lookup(&b_list, None);
-        rep.b2 = lookup(&b_list, Some("primary"));
-        rep.b3 = lookup(&b3_list, None);
-
-        let mut rows = 0;
-        rep.c = time_per_op(c_list.len(), || {
-            for (chat, user) in &c_list {
-                rows +=
-                    db.get_chat_messages_by_user(*chat, *user, 100, None).expect("byUser").len();
-            }
-        });
-        let c_rows = rows;
-        let user_chats = |source: Option<&str>, want: usize| {
-            time_per_op(d_list.len(), || {
-                for user in &d_list {
-                    let chats = db.get_user_chats(*user, source).expect("userChats");
-                    assert_eq!(chats.len(), want, "getUserChats({user}, {source:?})");
-                }
-            })
-        };
-        rep.d1 = user_chats(None, 12);
-        rep.d2 = user_chats(Some("primary"), 10);
-
-        rep.e1 = time_per_op(e1_list.len(), || {
-            for (chat, key, value) in &e1_list {
-                db.set_chat_setting(*chat, key, value).expect("setChatSetting");
-            }
-        });
-        rep.e2 = time_per_op(e2_list.len(), || {
-            for (chat, key) in &e2_list {
-                let value = db.get_chat_setting(*chat, key, None).expect("getChatSetting");
-                // At full size, (e1) has set every key (e2) asks for.
-                assert!(
-                    value.is_some() || options.scale > 1,
-                    "getChatSetting({chat}, {key}) missed"
-                );
-            }
-        });
-
-        let route = |list: &[i64]| {
-            time_per_op(list.len(), || {
-                for chat in list {
-                    std::hint::black_box(db.route(Some(*chat), None).expect("route"));
-                }
-            })
-        };
-        rep.f0 = time_per_op(f_mixed.len(), || {
-            for chat in &f_mixed {
-                std::hint::black_box(noop(Some(*chat), None));
-            }
-        });
-        rep.f_mixed = route(&f_mixed);
-        rep.f_mapped = route(&f_mapped);
-        rep.f_unmapped = route(&f_unmapped);
-
-        let existing: Vec<(i64, u64)> = primary_msgs
-            .iter()
-            .chain(&secondary_msgs)
-            .chain(&archive_msgs)
-            .map(|m| (m.chat, m.id))
             .collect();
-        let (ops, failures) = mixed(&db, &world, r, n(2_000), &existing);
-        rep.g = ops;
-        checks.push(format!(
-            "(b) all lookups hit; (c) {c_rows} rows; (d) 12 and 10 chats per user; (e) all settings hit; (g) {failures} failures"
-        ));
-        let stats = db.stats();
-        let errors: u64 = stats.sources.iter().map(|s| s.errors + s.fan_out_failures).sum();
-        assert_eq!(errors, 0, "errors during the workload: {stats:?}");
-
-        // (h) Writes to an archived chat, and the archive's bytes and time.
-        let before = archive_state(&dir.join("archive.db"));
-        let refused = db.set_chat_setting(world.archive[0], "k00", "overwritten").is_err()
-            && db.update_chat_user(world.archive[0], world.users[0], "@x", "X").is_err();
-        archive_unchanged &= refused && archive_state(&dir.join("archive.db")) == before;
-        drop(db);
-        reps.push(rep);
+        let mut rng = SplitMix64::new(SEED + 12);
+        let d_list = (0..n(2_000)).map(|_| world.users[rng.below(200)]).collect();
+        let mut rng = SplitMix64::new(SEED + 13);
+        let e1_list = (0..n(10_000))
+            .map(|i| {
+                (world.primary[rng.below(50)], format!("k{:02}", rng.below(20)), format!("v{i}"))
+            })
+            .collect();
+        let mut rng = SplitMix64::new(SEED + 14);
+        let e2_list = (0..n(10_000))
+            .map(|_| (world.primary[rng.below(50)], format!("k{:02}", rng.below(20))))
+            .collect();
+        let all70 = world.all70();
+        let mut rng = SplitMix64::new(SEED + 15);
+        let f_mixed = (0..n(100_000)).map(|_| all70[rng.below(70)]).collect();
+        let f_mapped = (0..n(100_000)).map(|i| world.primary[i % 10]).collect();
+        let f_unmapped = (0..n(100_000)).map(|i| world.primary[10 + i % 40]).collect();
+        Workload {
+            world,
+            primary_msgs,
+            secondary_msgs,
+            archive_msgs,
+            b_list,
+            b3_list,
+            c_list,
+            d_list,
+            e1_list,
+            e2_list,
+            f_mixed,
+            f_mapped,
+            f_unmapped,
+            scale,
+        }
     }
 
+    /// A size of the workload's specification, divided by the scale.
+    fn n(&self, count: usize) -> usize {
+        (count / self.scale).max(1)
+    }
+}
+
+/// What one repetition checked, beside its timings.
+#[derive(Default)]
+struct Checked {
+    lines: Vec<String>,
+    archive_unchanged: bool,
+}
+
+/// Runs the workload and prints its table.
+pub(crate) fn run(dir: &Path, options: Options) {
+    let workload = Workload::new(options.scale);
+    build_archive(&dir.join("archive.db"), &workload.world, &workload.archive_msgs);
+    let archive_bytes = std::fs::metadata(dir.join("archive.db")).map(|m| m.len()).unwrap_or(0);
+    // What the workload's own lists and the archive's build hold, before any repetition.
+    let baseline_rss = rss_kib();
+    let mut reps = Vec::new();
+    let mut checked = Checked { archive_unchanged: true, ..Checked::default() };
+    for r in 0..options.reps {
+        let (rep, this) = repetition(dir, &workload, options, r);
+        reps.push(rep);
+        checked.archive_unchanged &= this.archive_unchanged;
+        if checked.lines.is_empty() {
+            checked.lines = this.lines;
+        }
+    }
+    report(&reps, &checked, options, archive_bytes, baseline_rss);
+}
+
+/// One repetition of rows (a) to (h), on fresh primary and secondary files.
+fn repetition(dir: &Path, w: &Workload, options: Options, r: usize) -> (Rep, Checked) {
+    remove(&dir.join("primary.db"));
+    remove(&dir.join("secondary.db"));
+    let mut rep = Rep::default();
+    let mut checked = Checked::default();
+    let started = Instant::now();
+    let db = Database::open(config(dir, &w.world, options)).expect("open the three sources");
+    rep.construction = started.elapsed().as_nanos() as f64;
+    // Untimed set-up: the primary's chats and users, the secondary's contents.
+    fill_chats(&db, &w.world.primary, &w.world.primary_members);
+    fill_chats(&db, &w.world.secondary, &w.world.secondary_members);
+    let mut text = Text::default();
+    for m in &w.secondary_msgs {
+        save(&db, m, &mut text).expect("saveChatMessage");
+    }
+    rep.a = time_per_op(w.primary_msgs.len(), || {
+        for m in &w.primary_msgs {
+            save(&db, m, &mut text).expect("saveChatMessage");
+        }
+    });
+    checked.lines.push(state_after_a(&db, options));
+    let c_rows = reads(&db, w, &mut text, &mut rep);
+    writes_and_routes(&db, w, options, &mut rep);
+    let existing: Vec<(i64, u64)> = w
+        .primary_msgs
+        .iter()
+        .chain(&w.secondary_msgs)
+        .chain(&w.archive_msgs)
+        .map(|m| (m.chat, m.id))
+        .collect();
+    let (ops, failures) = mixed(&db, &w.world, r, w.n(2_000), &existing);
+    rep.g = ops;
+    checked.lines.push(format!(
+        "(b) all lookups hit; (c) {c_rows} rows; (d) 12 and 10 chats per user; (e) all settings hit; (g) {failures} failures"
+    ));
+    let stats = db.stats();
+    let errors: u64 = stats.sources.iter().map(|s| s.errors + s.fan_out_failures).sum();
+    assert_eq!(errors, 0, "errors during the workload: {stats:?}");
+    // (h) Writes to an archived chat, and the archive's bytes and time.
+    let before = archive_state(&dir.join("archive.db"));
+    let refused = db.set_chat_setting(w.world.archive[0], "k00", "overwritten").is_err()
+        && db.update_chat_user(w.world.archive[0], w.world.users[0], "@x", "X").is_err();
+    checked.archive_unchanged = refused && archive_state(&dir.join("archive.db")) == before;
+    (rep, checked)
+}
+
+/// The state after (a), checked against the specification's at full size.
+fn state_after_a(db: &Database, options: Options) -> String {
+    let state = [
+        count(db, "SELECT count(*) AS n FROM chat_messages"),
+        count(db, "SELECT sum(messages_count) AS n FROM chat_users"),
+        count(db, "SELECT count(*) AS n FROM chat_stats"),
+        count(db, "SELECT count(*) AS n FROM chat_user_stats"),
+    ];
+    if options.scale == 1 {
+        assert_eq!(state, [20_000, 20_000, 700, 14_266], "the state after (a)");
+    }
+    format!(
+        "(a) rows {}, sum of messages_count {}, chat_stats rows {}, chat_user_stats rows {}",
+        state[0], state[1], state[2], state[3]
+    )
+}
+
+/// Rows (b) to (d); the rows (c) read.
+fn reads(db: &Database, w: &Workload, text: &mut Text, rep: &mut Rep) -> usize {
+    let mut lookup = |list: &[usize], msgs: &[Message], source: Option<&str>| {
+        time_per_op(list.len(), || {
+            for m in list.iter().map(|i| &msgs[*i]) {
+                let id = text.id(m.id);
+                let found = db.get_chat_message_by_message_id(m.chat, id, source).expect("lookup");
+                assert!(found.is_some(), "lookup of {} in {} missed", m.id, m.chat);
+            }
+        })
+    };
+    rep.b1 = lookup(&w.b_list, &w.primary_msgs, None);
+    rep.b2 = lookup(&w.b_list, &w.primary_msgs, Some("primary"));
+    rep.b3 = lookup(&w.b3_list, &w.archive_msgs, None);
+    let mut rows = 0;
+    rep.c = time_per_op(w.c_list.len(), || {
+        for (chat, user) in &w.c_list {
+            rows += db.get_chat_messages_by_user(*chat, *user, 100, None).expect("byUser").len();
+        }
+    });
+    let user_chats = |source: Option<&str>, want: usize| {
+        time_per_op(w.d_list.len(), || {
+            for user in &w.d_list {
+                let chats = db.get_user_chats(*user, source).expect("userChats");
+                assert_eq!(chats.len(), want, "getUserChats({user}, {source:?})");
+            }
+        })
+    };
+    rep.d1 = user_chats(None, 12);
+    rep.d2 = user_chats(Some("primary"), 10);
+    rows
+}
+
+/// Rows (e) and (f).
+fn writes_and_routes(db: &Database, w: &Workload, options: Options, rep: &mut Rep) {
+    rep.e1 = time_per_op(w.e1_list.len(), || {
+        for (chat, key, value) in &w.e1_list {
+            db.set_chat_setting(*chat, key, value).expect("setChatSetting");
+        }
+    });
+    rep.e2 = time_per_op(w.e2_list.len(), || {
+        for (chat, key) in &w.e2_list {
+            let value = db.get_chat_setting(*chat, key, None).expect("getChatSetting");
+            // At full size, (e1) has set every key (e2) asks for.
+            assert!(value.is_some() || options.scale > 1, "getChatSetting({chat}, {key}) missed");
+        }
+    });
+    let route = |list: &[i64]| {
+        time_per_op(list.len(), || {
+            for chat in list {
+                std::hint::black_box(db.route(Some(*chat), None).expect("route"));
+            }
+        })
+    };
+    rep.f0 = time_per_op(w.f_mixed.len(), || {
+        for chat in &w.f_mixed {
+            std::hint::black_box(noop(Some(*chat), None));
+        }
+    });
+    rep.f_mixed = route(&w.f_mixed);
+    rep.f_mapped = route(&w.f_mapped);
+    rep.f_unmapped = route(&w.f_unmapped);
+}
+
+/// Prints the table: each row's median against the Python layer's figures.
+fn report(
+    reps: &[Rep],
+    checked: &Checked,
+    options: Options,
+    archive_bytes: u64,
+    baseline_rss: u64,
+) {
     let median_of = |f: fn(&Rep) -> f64| {
         let mut values: Vec<f64> = reps.iter().map(f).collect();
         median(&mut values)
@@ -441,8 +516,8 @@ pub(crate) fn run(dir: &Path, options: Options) {
         println!("(sizes divided by {}: a check of the harness, not a measurement)", options.scale);
     }
     println!("archive.db: {archive_bytes} bytes");
-    for check in checks.iter().take(2) {
-        println!("{check}");
+    for line in &checked.lines {
+        println!("{line}");
     }
     println!();
     println!(
@@ -450,40 +525,31 @@ pub(crate) fn run(dir: &Path, options: Options) {
         "row", "operation", "multisource", "Python (peer)", "faster by"
     );
     let row = |name: &str, op: &str, ours: f64, python: (f64, f64)| {
-        let fmt = |ns: f64| duration(ns);
         println!(
             "{name:<6} {op:<44} {:>12} {:>18} {:>9.1}x",
-            fmt(ours),
-            format!("{}-{}", fmt(python.0), fmt(python.1)),
+            duration(ours),
+            format!("{}-{}", duration(python.0), duration(python.1)),
             python.0 / ours
         );
     };
+    let ours_only = |name: &str, op: &str, value: String| {
+        println!("{name:<6} {op:<44} {value:>12}");
+    };
     row("(a)", "save_chat_message", median_of(|r| r.a), (814e3, 851e3));
-    println!(
-        "{:<6} {:<44} {:>12}",
+    ours_only(
         "",
         "construction (open + migrate two files)",
-        duration(median_of(|r| r.construction))
+        duration(median_of(|r| r.construction)),
     );
     row("(b1)", "get_chat_message_by_message_id, routed", median_of(|r| r.b1), (63e3, 66e3));
     row("(b2)", "get_chat_message_by_message_id, explicit", median_of(|r| r.b2), (63e3, 66e3));
-    println!(
-        "{:<6} {:<44} {:>12}",
-        "(b3)",
-        "get_chat_message_by_message_id, archive",
-        duration(median_of(|r| r.b3))
-    );
+    ours_only("(b3)", "get_chat_message_by_message_id, archive", duration(median_of(|r| r.b3)));
     row("(c)", "get_chat_messages_by_user (limit 100)", median_of(|r| r.c), (686e3, 794e3));
     row("(d1)", "get_user_chats, all 3 sources", median_of(|r| r.d1), (563e3, 598e3));
     row("(d2)", "get_user_chats, primary only", median_of(|r| r.d2), (440e3, 506e3));
     row("(e1)", "set_chat_setting", median_of(|r| r.e1), (639e3, 645e3));
     row("(e2)", "get_chat_setting", median_of(|r| r.e2), (8.2e3, 8.5e3));
-    println!(
-        "{:<6} {:<44} {:>12}",
-        "(f0)",
-        "loop and call, no routing",
-        duration(median_of(|r| r.f0))
-    );
+    ours_only("(f0)", "loop and call, no routing", duration(median_of(|r| r.f0)));
     row("(f)", "route, mixed70", median_of(|r| r.f_mixed), (205.0, 327.0));
     row("(f)", "route, mapped", median_of(|r| r.f_mapped), (205.0, 327.0));
     row("(f)", "route, unmapped", median_of(|r| r.f_unmapped), (205.0, 327.0));
@@ -496,12 +562,8 @@ pub(crate) fn run(dir: &Path, options: Options) {
         "1,554-2,337/s",
         g / 2337.0
     );
-    println!(
-        "{:<6} {:<44} {:>12}",
-        "(h)",
-        "writes to the archive: refused, file unchanged",
-        if archive_unchanged { "yes" } else { "NO" }
-    );
+    let unchanged = if checked.archive_unchanged { "yes" } else { "NO" };
+    ours_only("(h)", "writes to the archive: refused, file unchanged", unchanged.to_owned());
     let rss = peak_rss_kib() as f64 / 1024.0;
     println!(
         "{:<6} {:<44} {:>12} {:>18} {:>9.1}x",
@@ -511,12 +573,8 @@ pub(crate) fn run(dir: &Path, options: Options) {
         "about 115 MiB",
         115.0 / rss
     );
-    println!(
-        "{:<6} {:<44} {:>12}",
-        "",
-        "  of which above the workload's lists",
-        format!("{:.1} MiB", peak_rss_kib().saturating_sub(baseline_rss) as f64 / 1024.0)
-    );
+    let above = peak_rss_kib().saturating_sub(baseline_rss) as f64 / 1024.0;
+    ours_only("", "  of which above the workload's lists", format!("{above:.1} MiB"));
     println!(
         "\n\"faster by\" divides the faster end of the Python range by ours (for (g), ours by Python's best)."
     );
