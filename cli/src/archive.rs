@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, Utc};
 use serde::Serialize;
 
-use multisource_router::Purpose;
+use multisource_router::{Opened, Purpose};
 
 use crate::db;
+use crate::error::Error;
 use crate::moving;
-use crate::output::{Failure, Outcome, Table, describe, load_config, progress, source, to_json};
+use crate::output::{Outcome, Table, describe, load_config, progress, source, to_json};
 
 /// What `archive` was asked.
 #[derive(Debug, Clone, Copy)]
@@ -65,74 +66,19 @@ pub(crate) fn run(
     request: &Request<'_>,
     json: bool,
     out: &mut String,
-) -> Result<Outcome, Failure> {
+) -> Result<Outcome, Error> {
     let config = load_config(config_path)?;
     let to = source(&config, request.to)?;
     if to.is_readonly() && !request.offline && !request.dry_run {
-        return Err(Failure::Usage(format!(
-            "`{}` is read-only: the bot never writes it. To archive into it, stop the bot and run \
-             again with --offline (then start the bot again)",
-            to.name()
-        )));
+        return Err(Error::ReadOnly { source_name: to.name().to_owned(), action: "archive into" });
     }
-    let mut report = Report {
-        config: config_path.to_path_buf(),
-        to: to.name().to_owned(),
-        inactive_days: request.inactive_days,
-        cutoff: (Utc::now().naive_utc() - Duration::days(i64::from(request.inactive_days)))
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        dry_run: request.dry_run,
-        chats: Vec::new(),
-        skipped: Vec::new(),
-        moved_chats: 0,
-        moved_rows: 0,
-        failure: None,
-    };
+    let mut report = Report::new(config_path, to.name(), request);
     // Moves an earlier run left unfinished are finished first.
     let journal = moving::read_journal(config_path)?;
-    let mut pending: Vec<Candidate> = Vec::new();
-    if let Some(journal) = &journal {
-        if journal.to != to.name() || request.dry_run {
-            return Err(Failure::Failed(journal.finish_hint(config_path)));
-        }
-        pending.extend(journal.chats.iter().map(|c| Candidate {
-            chat: c.chat,
-            from: c.from.clone(),
-            last_message: "(unfinished move)".to_owned(),
-            rows: None,
-        }));
-    }
+    let mut pending = unfinished(config_path, to.name(), request, journal.as_ref())?;
     let resumed: Vec<i64> = pending.iter().map(|c| c.chat).collect();
     find_candidates(&config, request, to, &report.cutoff, &mut pending, &mut report.skipped);
-    // Plan every chat before anything moves: the refusals, and the mapping's edit.
-    let mut planned = Vec::new();
-    for candidate in pending {
-        let from = source(&config, &candidate.from)?;
-        let resumed = resumed.contains(&candidate.chat);
-        match moving::plan_chat(
-            &config,
-            candidate.chat,
-            from,
-            to,
-            request.offline,
-            request.dry_run,
-            resumed,
-        ) {
-            Ok(plan) => {
-                let rows = plan.rows.iter().map(|(_, n)| n).sum();
-                planned.push(Candidate { rows: Some(rows), ..candidate });
-            }
-            Err(failure) => {
-                let (Failure::Usage(why) | Failure::Failed(why)) = failure;
-                report.skipped.push(Skipped {
-                    chat: Some(candidate.chat),
-                    source: candidate.from,
-                    reason: why,
-                });
-            }
-        }
-    }
+    let planned = plan(&config, request, to, pending, &resumed, &mut report.skipped)?;
     if request.dry_run {
         report.chats = planned;
     } else {
@@ -144,6 +90,79 @@ pub(crate) fn run(
         out.push_str(&render(&report));
     }
     Ok(Outcome::found(report.failure.is_some()))
+}
+
+impl Report {
+    /// A report of nothing done yet.
+    fn new(config_path: &Path, to: &str, request: &Request<'_>) -> Report {
+        let cutoff = Utc::now().naive_utc() - Duration::days(i64::from(request.inactive_days));
+        Report {
+            config: config_path.to_path_buf(),
+            to: to.to_owned(),
+            inactive_days: request.inactive_days,
+            cutoff: cutoff.format("%Y-%m-%d %H:%M:%S").to_string(),
+            dry_run: request.dry_run,
+            chats: Vec::new(),
+            skipped: Vec::new(),
+            moved_chats: 0,
+            moved_rows: 0,
+            failure: None,
+        }
+    }
+}
+
+/// The chats of a move to `to` that an earlier run left unfinished, finished first; a journal of
+/// a move elsewhere (or any, on a dry run) must be finished by its own command.
+fn unfinished(
+    config_path: &Path,
+    to: &str,
+    request: &Request<'_>,
+    journal: Option<&moving::Journal>,
+) -> Result<Vec<Candidate>, Error> {
+    let Some(journal) = journal else { return Ok(Vec::new()) };
+    if journal.to != to || request.dry_run {
+        return Err(Error::Unfinished { hint: journal.finish_hint(config_path) });
+    }
+    Ok(journal
+        .chats
+        .iter()
+        .map(|c| Candidate {
+            chat: c.chat,
+            from: c.from.clone(),
+            last_message: "(unfinished move)".to_owned(),
+            rows: None,
+        })
+        .collect())
+}
+
+/// Plans every chat before anything moves: a chat that a move's checks refuse is skipped, with
+/// the reason.
+fn plan(
+    config: &multisource::Config,
+    request: &Request<'_>,
+    to: &multisource::SourceConfig,
+    pending: Vec<Candidate>,
+    resumed: &[i64],
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Candidate>, Error> {
+    let mut planned = Vec::new();
+    for candidate in pending {
+        let from = source(config, &candidate.from)?;
+        let resumed = resumed.contains(&candidate.chat);
+        let (offline, dry_run) = (request.offline, request.dry_run);
+        match moving::plan_chat(config, candidate.chat, from, to, offline, dry_run, resumed) {
+            Ok(plan) => {
+                let rows = plan.rows.iter().map(|(_, n)| n).sum();
+                planned.push(Candidate { rows: Some(rows), ..candidate });
+            }
+            Err(refusal) => skipped.push(Skipped {
+                chat: Some(candidate.chat),
+                source: candidate.from,
+                reason: refusal.to_string(),
+            }),
+        }
+    }
+    Ok(planned)
 }
 
 /// The chats of every source but `to` whose last message is before `cutoff`, that the
@@ -161,11 +180,12 @@ fn find_candidates(
         if !db::exists(s) {
             continue;
         }
-        let last = db::open(s, Purpose::Inspect)
-            .and_then(|mut db| db.last_messages_before(cutoff).map_err(|e| describe(&e)));
+        let last =
+            Opened::open(s, Purpose::Inspect).and_then(|mut db| db.last_messages_before(cutoff));
         let last = match last {
             Ok(last) => last,
-            Err(reason) => {
+            Err(error) => {
+                let reason = describe(&error);
                 skipped.push(Skipped { chat: None, source: s.name().to_owned(), reason });
                 continue;
             }
@@ -211,7 +231,7 @@ fn archive(
     journal: Option<moving::Journal>,
     planned: Vec<Candidate>,
     report: &mut Report,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let config = load_config(config_path)?;
     let chats: Vec<i64> = planned.iter().map(|c| c.chat).collect();
     if !chats.is_empty() {
@@ -237,8 +257,7 @@ fn archive(
             if let Err(failure) =
                 moving::move_rows(from, to, candidate.chat, &indicatif::ProgressBar::hidden())
             {
-                let (Failure::Usage(why) | Failure::Failed(why)) = failure;
-                report.failure = Some(format!("chat {}: {why}", candidate.chat));
+                report.failure = Some(format!("chat {}: {failure}", candidate.chat));
                 break;
             }
             journal.moved.push(candidate.chat);

@@ -11,7 +11,8 @@ use multisource::{Config, Finding, Preflight, SchemaState, SourceConfig, SourceR
 use serde::Serialize;
 
 use crate::db::state_word;
-use crate::output::{Failure, Outcome, Table, describe, to_json};
+use crate::error::Error;
+use crate::output::{Outcome, Table, describe, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -63,13 +64,10 @@ enum Severity {
 }
 
 /// Runs `check` on the configuration at `path`.
-pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, Failure> {
+pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, Error> {
     // A file that is not there is a mistake in the command; one that is there is what is checked.
     if let Err(e) = std::fs::metadata(path) {
-        return Err(Failure::Usage(format!(
-            "cannot read the configuration {}: {e}",
-            path.display()
-        )));
+        return Err(Error::ConfigUnreadable { path: path.to_path_buf(), error: e });
     }
     let report = match Config::from_file(path) {
         Ok(config) => check(path, &config),

@@ -1,17 +1,9 @@
-//! The sources as this tool sees them: opened through the router's own opening, for a tool's
-//! purpose (`multisource_router::Opened`), whose methods speak each kind's SQL; here only what
-//! the commands share about them.
+//! The sources as this tool sees them. They are opened through the router's own opening, for a
+//! tool's purpose (`multisource_router::Opened`), whose methods speak each kind's SQL; here is
+//! only what the commands share about them.
 
 use multisource::{SchemaState, SourceConfig};
 use multisource_migrations::Table;
-use multisource_router::{Opened, Purpose};
-
-use crate::output::describe;
-
-/// Opens `source` for `purpose`; the error in words.
-pub(crate) fn open(source: &SourceConfig, purpose: Purpose) -> Result<Opened, String> {
-    Opened::open(source, purpose).map_err(|e| describe(&e))
-}
 
 /// Whether the source's data is there without asking the database: a SQLite file must exist;
 /// a server is asked by connecting.

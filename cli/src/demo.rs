@@ -20,7 +20,8 @@ use chrono::{NaiveDateTime, TimeDelta, Utc};
 use multisource::{Database, MessageCategory, NewMessage};
 use multisource_router::{Opened, Purpose};
 
-use crate::output::{Failure, Outcome, Table, describe};
+use crate::error::Error;
+use crate::output::{Outcome, Table};
 
 const MAIN_CHAT: i64 = -1001000000001;
 const SIDE_CHAT: i64 = -1002000000001;
@@ -28,14 +29,14 @@ const OLD_CHAT: i64 = -1003000000001;
 const ALICE: i64 = 777001;
 const BOB: i64 = 777002;
 
-fn failed(error: &dyn std::error::Error) -> Failure {
-    Failure::Failed(describe(error))
+/// A failure of the demo's database.
+fn failed(error: multisource::Error) -> Error {
+    Error::database("the demo failed")(error)
 }
 
 /// Runs the demo in `dir`, replacing the demo's files there.
-pub(crate) fn run(dir: &Path, out: &mut String) -> Result<Outcome, Failure> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", dir.display())))?;
+pub(crate) fn run(dir: &Path, out: &mut String) -> Result<Outcome, Error> {
+    std::fs::create_dir_all(dir).map_err(Error::file("create", dir))?;
     for name in ["primary.db", "secondary.db", "archive.db", "bot.toml"] {
         for suffix in ["", "-wal", "-shm", ".move-journal"] {
             let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
@@ -44,9 +45,8 @@ pub(crate) fn run(dir: &Path, out: &mut String) -> Result<Outcome, Failure> {
     let now = Utc::now().naive_utc();
     prepare_archive(&dir.join("archive.db"), now - TimeDelta::days(400))?;
     let config = dir.join("bot.toml");
-    std::fs::write(&config, configuration())
-        .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", config.display())))?;
-    let db = Database::from_config_file(&config).map_err(|e| failed(&e))?;
+    std::fs::write(&config, configuration()).map_err(Error::file("write", &config))?;
+    let db = Database::from_config_file(&config).map_err(failed)?;
     line!(out, "Opened {} with {} sources:", config.display(), db.sources().len());
     let mut sources = Table::new(&["source", "access", "file"]);
     for source in db.sources() {
@@ -124,116 +124,136 @@ fn chat_name(chat: i64) -> &'static str {
 /// The conversation: writes routed by mapping and default, reads by each tier, a read of every
 /// source, and writes to the archived chat, refused.
 /// Returns the first refusal's whole message.
-fn play(db: &Database, now: NaiveDateTime, calls: &mut Table) -> Result<Option<String>, Failure> {
-    // `chat` and `source` as the call passes them; `None` for both and `every` for a read of
-    // every source, which has no single route.
-    let mut show =
-        |call: String, (chat, source, every): (Option<i64>, Option<&str>, bool), result| {
-            let (source, tier) = match (every, db.route(chat, source)) {
-                (true, _) => ("every source".to_owned(), "fan-out".to_owned()),
-                (false, Ok(route)) => (route.source().to_owned(), route.tier().to_string()),
-                (false, Err(_)) => ("-".to_owned(), "-".to_owned()),
-            };
-            calls.row(vec![call, source, tier, result]);
+fn play(db: &Database, now: NaiveDateTime, calls: &mut Table) -> Result<Option<String>, Error> {
+    let mut script = Script { db, calls, refusal: None };
+    script.writes(now);
+    script.reads()?;
+    script.refused_writes();
+    Ok(script.refusal)
+}
+
+/// The demo's calls, each shown as a row of `calls`: where it went, by which tier, and what it
+/// returned.
+struct Script<'a> {
+    db: &'a Database,
+    calls: &'a mut Table,
+    /// The first refusal's whole message, printed once under the table.
+    refusal: Option<String>,
+}
+
+impl Script<'_> {
+    /// Shows a call: `chat` and `source` as the call passes them.
+    fn show(&mut self, call: String, chat: Option<i64>, source: Option<&str>, result: String) {
+        let (source, tier) = match self.db.route(chat, source) {
+            Ok(route) => (route.source().to_owned(), route.tier().to_string()),
+            Err(_) => ("-".to_owned(), "-".to_owned()),
         };
-    // A refusal shows its first clause; the whole message is printed once, under the table.
-    let refusal = std::cell::RefCell::new(None);
-    let ok = |r: multisource::Result<()>| match r {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => {
-            let message = e.to_string();
-            let first = message.split(';').next().unwrap_or_default().to_owned();
-            refusal.borrow_mut().get_or_insert(message);
-            format!("refused: {first}")
+        self.calls.row(vec![call, source, tier, result]);
+    }
+
+    /// Shows a write: `ok`, or its refusal's first clause.
+    fn write(&mut self, call: String, chat: Option<i64>, result: multisource::Result<()>) {
+        let result = match result {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => {
+                let message = e.to_string();
+                let first = message.split(';').next().unwrap_or_default().to_owned();
+                self.refusal.get_or_insert(message);
+                format!("refused: {first}")
+            }
+        };
+        self.show(call, chat, None, result);
+    }
+
+    /// Writes routed by the chat mapping, by the default, and a setting of no chat.
+    fn writes(&mut self, now: NaiveDateTime) {
+        let db = self.db;
+        let result = db.update_chat_info(MAIN_CHAT, "supergroup", Some("Main chat"), None, false);
+        self.write("update_chat_info(main chat)".into(), Some(MAIN_CHAT), result);
+        let result = db.update_chat_info(SIDE_CHAT, "group", Some("Side chat"), None, false);
+        self.write("update_chat_info(side chat)".into(), Some(SIDE_CHAT), result);
+        for (chat, user, name) in
+            [(MAIN_CHAT, ALICE, "Alice"), (MAIN_CHAT, BOB, "Bob"), (SIDE_CHAT, ALICE, "Alice")]
+        {
+            let result =
+                db.update_chat_user(chat, user, &format!("@{}", name.to_lowercase()), name);
+            self.write(
+                format!("update_chat_user({}, {name})", chat_name(chat)),
+                Some(chat),
+                result,
+            );
         }
-    };
-
-    let result = ok(db.update_chat_info(MAIN_CHAT, "supergroup", Some("Main chat"), None, false));
-    show("update_chat_info(main chat)".into(), (Some(MAIN_CHAT), None, false), result);
-    let result = ok(db.update_chat_info(SIDE_CHAT, "group", Some("Side chat"), None, false));
-    show("update_chat_info(side chat)".into(), (Some(SIDE_CHAT), None, false), result);
-    for (chat, user, name) in
-        [(MAIN_CHAT, ALICE, "Alice"), (MAIN_CHAT, BOB, "Bob"), (SIDE_CHAT, ALICE, "Alice")]
-    {
-        let result =
-            ok(db.update_chat_user(chat, user, &format!("@{}", name.to_lowercase()), name));
-        show(
-            format!("update_chat_user({}, {name})", chat_name(chat)),
-            (Some(chat), None, false),
-            result,
-        );
+        let script = [
+            (MAIN_CHAT, ALICE, "1", "Hello, everyone"),
+            (MAIN_CHAT, BOB, "2", "Hi Alice"),
+            (SIDE_CHAT, ALICE, "1", "A quieter place"),
+            (MAIN_CHAT, ALICE, "3", "What did we say last year?"),
+        ];
+        for (minutes, (chat, user, id, text)) in (0..).zip(script).map(|(i, s)| (4 - i, s)) {
+            let message = NewMessage {
+                message_text: text,
+                message_category: MessageCategory::User,
+                ..NewMessage::default()
+            };
+            let at = now - TimeDelta::minutes(minutes);
+            let result = db.save_chat_message(at, chat, user, id, &message);
+            self.write(
+                format!("save_chat_message({}, {id:?})", chat_name(chat)),
+                Some(chat),
+                result,
+            );
+        }
+        let result = db.set_chat_setting(SIDE_CHAT, "language", "en");
+        self.write("set_chat_setting(side chat, language)".into(), Some(SIDE_CHAT), result);
+        let result = db.set_setting("bot-owner", "alice");
+        self.write("set_setting(bot-owner)".into(), None, result);
     }
-    let script = [
-        (MAIN_CHAT, ALICE, "1", "Hello, everyone"),
-        (MAIN_CHAT, BOB, "2", "Hi Alice"),
-        (SIDE_CHAT, ALICE, "1", "A quieter place"),
-        (MAIN_CHAT, ALICE, "3", "What did we say last year?"),
-    ];
-    for (minutes, (chat, user, id, text)) in (0..).zip(script).map(|(i, s)| (4 - i, s)) {
-        let message = NewMessage {
-            message_text: text,
-            message_category: MessageCategory::User,
-            ..NewMessage::default()
-        };
-        let at = now - TimeDelta::minutes(minutes);
-        let result = ok(db.save_chat_message(at, chat, user, id, &message));
-        show(
-            format!("save_chat_message({}, {id:?})", chat_name(chat)),
-            (Some(chat), None, false),
-            result,
-        );
+
+    /// Reads by each tier, and a read of every source.
+    fn reads(&mut self) -> Result<(), Error> {
+        let db = self.db;
+        let messages = db.get_chat_messages_by_user(MAIN_CHAT, ALICE, 10, None).map_err(failed)?;
+        let call = "get_chat_messages_by_user(main chat, Alice)";
+        self.show(call.into(), Some(MAIN_CHAT), None, format!("{} messages", messages.len()));
+        let language = db.get_chat_setting(SIDE_CHAT, "language", None).map_err(failed)?;
+        let call = "get_chat_setting(side chat, language)";
+        self.show(call.into(), Some(SIDE_CHAT), None, format!("{language:?}"));
+        let old = db
+            .get_chat_messages_since(OLD_CHAT, None, None, None, None, None, None)
+            .map_err(failed)?;
+        let call = "get_chat_messages_since(old chat)";
+        let result = format!("{} messages from last year", old.len());
+        self.show(call.into(), Some(OLD_CHAT), None, result);
+        let elsewhere =
+            db.get_chat_setting(SIDE_CHAT, "language", Some("primary")).map_err(failed)?;
+        let call = "get_chat_setting(side chat, source=primary)";
+        self.show(call.into(), Some(SIDE_CHAT), Some("primary"), format!("{elsewhere:?}"));
+        let owner = db.get_setting("bot-owner", None).map_err(failed)?;
+        self.show("get_setting(bot-owner)".into(), None, None, format!("{owner:?}"));
+
+        // A read of every source has no single route.
+        let chats = db.get_user_chats(ALICE, None).map_err(failed)?;
+        let titles: Vec<String> =
+            chats.iter().map(|c| c.title.clone().unwrap_or_default()).collect();
+        let row = ["get_user_chats(Alice)", "every source", "fan-out"].map(String::from);
+        self.calls.row([row.to_vec(), vec![titles.join(", ")]].concat());
+        Ok(())
     }
-    let result = ok(db.set_chat_setting(SIDE_CHAT, "language", "en"));
-    show("set_chat_setting(side chat, language)".into(), (Some(SIDE_CHAT), None, false), result);
-    let result = ok(db.set_setting("bot-owner", "alice"));
-    show("set_setting(bot-owner)".into(), (None, None, false), result);
 
-    let messages =
-        db.get_chat_messages_by_user(MAIN_CHAT, ALICE, 10, None).map_err(|e| failed(&e))?;
-    show(
-        "get_chat_messages_by_user(main chat, Alice)".into(),
-        (Some(MAIN_CHAT), None, false),
-        format!("{} messages", messages.len()),
-    );
-    let language = db.get_chat_setting(SIDE_CHAT, "language", None).map_err(|e| failed(&e))?;
-    show(
-        "get_chat_setting(side chat, language)".into(),
-        (Some(SIDE_CHAT), None, false),
-        format!("{language:?}"),
-    );
-    let old = db
-        .get_chat_messages_since(OLD_CHAT, None, None, None, None, None, None)
-        .map_err(|e| failed(&e))?;
-    show(
-        "get_chat_messages_since(old chat)".into(),
-        (Some(OLD_CHAT), None, false),
-        format!("{} messages from last year", old.len()),
-    );
-    let elsewhere =
-        db.get_chat_setting(SIDE_CHAT, "language", Some("primary")).map_err(|e| failed(&e))?;
-    show(
-        "get_chat_setting(side chat, source=primary)".into(),
-        (Some(SIDE_CHAT), Some("primary"), false),
-        format!("{elsewhere:?}"),
-    );
-    let owner = db.get_setting("bot-owner", None).map_err(|e| failed(&e))?;
-    show("get_setting(bot-owner)".into(), (None, None, false), format!("{owner:?}"));
-
-    let chats = db.get_user_chats(ALICE, None).map_err(|e| failed(&e))?;
-    let titles: Vec<String> = chats.iter().map(|c| c.title.clone().unwrap_or_default()).collect();
-    show("get_user_chats(Alice)".into(), (None, None, true), titles.join(", "));
-
-    let result = ok(db.set_chat_setting(OLD_CHAT, "language", "ru"));
-    show("set_chat_setting(old chat, language)".into(), (Some(OLD_CHAT), None, false), result);
-    let result = ok(db.update_chat_user(OLD_CHAT, ALICE, "@alice", "Alice"));
-    show("update_chat_user(old chat, Alice)".into(), (Some(OLD_CHAT), None, false), result);
-    Ok(refusal.into_inner())
+    /// Writes to the archived chat, which the read-only archive refuses.
+    fn refused_writes(&mut self) {
+        let db = self.db;
+        let result = db.set_chat_setting(OLD_CHAT, "language", "ru");
+        self.write("set_chat_setting(old chat, language)".into(), Some(OLD_CHAT), result);
+        let result = db.update_chat_user(OLD_CHAT, ALICE, "@alice", "Alice");
+        self.write("update_chat_user(old chat, Alice)".into(), Some(OLD_CHAT), result);
+    }
 }
 
 /// The archive: a database written last year, then frozen read-only in a rollback journal so
 /// that reading it creates no `-wal` or `-shm` file.
-fn prepare_archive(path: &Path, last_year: NaiveDateTime) -> Result<(), Failure> {
-    let db = Database::open_path(path).map_err(|e| failed(&e))?;
+fn prepare_archive(path: &Path, last_year: NaiveDateTime) -> Result<(), Error> {
+    let db = Database::open_path(path).map_err(failed)?;
     let fill = || -> multisource::Result<()> {
         db.update_chat_info(OLD_CHAT, "group", Some("Old chat"), None, false)?;
         db.update_chat_user(OLD_CHAT, ALICE, "@alice", "Alice")?;
@@ -243,11 +263,10 @@ fn prepare_archive(path: &Path, last_year: NaiveDateTime) -> Result<(), Failure>
         }
         Ok(())
     };
-    fill().map_err(|e| failed(&e))?;
+    fill().map_err(failed)?;
     drop(db);
     let archive = multisource::SourceConfig::new("archive", path);
-    let mut frozen =
-        Opened::open(&archive, Purpose::Move { create: false }).map_err(|e| failed(&e))?;
-    frozen.freeze().map_err(|e| failed(&e))?;
+    let mut frozen = Opened::open(&archive, Purpose::Move { create: false }).map_err(failed)?;
+    frozen.freeze().map_err(failed)?;
     Ok(())
 }

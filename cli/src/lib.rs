@@ -13,6 +13,7 @@ mod archive;
 mod check;
 mod db;
 mod demo;
+mod error;
 mod migrate;
 mod moving;
 mod output;

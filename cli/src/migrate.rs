@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use multisource_router::{Opened, Purpose};
 
-use crate::output::{Failure, Outcome, Table, describe, load_config, to_json};
+use crate::error::Error;
+use crate::output::{Outcome, Table, describe, load_config, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -40,7 +41,7 @@ pub(crate) fn run(
     dry_run: bool,
     json: bool,
     out: &mut String,
-) -> Result<Outcome, Failure> {
+) -> Result<Outcome, Error> {
     let config = load_config(path)?;
     let sources: Vec<SourceMigration> = config
         .sources()

@@ -36,7 +36,8 @@ use serde::{Deserialize, Serialize};
 use multisource_router::{Opened, Purpose, Row, canonical_row};
 
 use crate::db::{self, chat_tables};
-use crate::output::{Failure, Outcome, Table, describe, load_config, progress, source, to_json};
+use crate::error::Error;
+use crate::output::{Outcome, Table, load_config, progress, source, to_json};
 
 /// What `move-chat` was asked.
 #[derive(Debug, Clone, Copy)]
@@ -148,7 +149,7 @@ pub(crate) fn run(
     request: &Request<'_>,
     json: bool,
     out: &mut String,
-) -> Result<Outcome, Failure> {
+) -> Result<Outcome, Error> {
     let bar = progress(chat_tables().len() as u64, json || request.dry_run, "tables");
     let moved = move_chat(config_path, request, &bar);
     bar.finish_and_clear();
@@ -169,15 +170,8 @@ pub(crate) fn journal_path(config_path: &Path) -> PathBuf {
 }
 
 /// The moves left unfinished, if any.
-pub(crate) fn read_journal(config_path: &Path) -> Result<Option<Journal>, Failure> {
+pub(crate) fn read_journal(config_path: &Path) -> Result<Option<Journal>, Error> {
     let path = journal_path(config_path);
-    let unreadable = |e: &dyn std::fmt::Display| {
-        Failure::Failed(format!(
-            "the move journal {} cannot be read ({e}); it records a move that did not finish: \
-             look at `multisource status`, then remove the file",
-            path.display()
-        ))
-    };
     match std::fs::read_to_string(&path) {
         Ok(text) => match serde_json::from_str::<Journal>(&text) {
             Ok(journal) => Ok(Some(journal)),
@@ -187,16 +181,16 @@ pub(crate) fn read_journal(config_path: &Path) -> Result<Option<Journal>, Failur
                     chats: vec![JournalChat { chat: old.chat, from: old.from }],
                     moved: Vec::new(),
                 })),
-                Err(_) => Err(unreadable(&e)),
+                Err(_) => Err(Error::Journal { path, problem: e.to_string() }),
             },
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Failure::Failed(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(Error::file("read", path)(e)),
     }
 }
 
 /// Writes the journal (atomically), or removes it once it records nothing.
-pub(crate) fn write_journal(config_path: &Path, journal: &Journal) -> Result<(), Failure> {
+pub(crate) fn write_journal(config_path: &Path, journal: &Journal) -> Result<(), Error> {
     let path = journal_path(config_path);
     if journal.chats.is_empty() {
         return match std::fs::remove_file(&path) {
@@ -205,14 +199,12 @@ pub(crate) fn write_journal(config_path: &Path, journal: &Journal) -> Result<(),
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Failure::Failed(format!("cannot remove {}: {e}", path.display()))),
+            Err(e) => Err(Error::file("remove", path)(e)),
         };
     }
-    let text = serde_json::to_string_pretty(journal)
-        .map_err(|e| Failure::Failed(format!("cannot write the move journal: {e}")))?;
-    multisource_router::replace_file(&path, &text).map_err(|e| {
-        Failure::Failed(format!("cannot write the move journal {}: {e}", path.display()))
-    })
+    // A journal is strings and integers, which JSON always holds.
+    let text = serde_json::to_string_pretty(journal).unwrap_or_default();
+    multisource_router::replace_file(&path, &text).map_err(Error::file("write", &path))
 }
 
 pub(crate) fn failpoint(step: &str) {
@@ -222,16 +214,12 @@ pub(crate) fn failpoint(step: &str) {
 }
 
 /// The error of a statement of the move.
-fn failed(what: &str) -> impl Fn(multisource::Error) -> Failure + '_ {
-    move |e| Failure::Failed(format!("{what}: {}", describe(&e)))
+fn failed(what: impl Into<String>) -> impl FnOnce(multisource::Error) -> Error {
+    Error::database(what)
 }
 
 /// Moves a chat, or reports what would move; `bar` advances a table at a time.
-fn move_chat(
-    config_path: &Path,
-    request: &Request<'_>,
-    bar: &ProgressBar,
-) -> Result<Moved, Failure> {
+fn move_chat(config_path: &Path, request: &Request<'_>, bar: &ProgressBar) -> Result<Moved, Error> {
     let config = load_config(config_path)?;
     let chat = request.chat;
     let to = source(&config, request.to)?;
@@ -243,7 +231,7 @@ fn move_chat(
     if let Some(j) = &journal
         && resumed_from.is_none()
     {
-        return Err(Failure::Failed(j.finish_hint(config_path)));
+        return Err(Error::Unfinished { hint: j.finish_hint(config_path) });
     }
     let resumed = resumed_from.is_some();
     let from_name = resumed_from.unwrap_or_else(|| config.source_for_chat(chat).to_owned());
@@ -324,59 +312,46 @@ pub(crate) fn plan_chat(
     offline: bool,
     dry_run: bool,
     resumed: bool,
-) -> Result<Plan, Failure> {
+) -> Result<Plan, Error> {
     if !db::exists(from) {
-        return Err(Failure::Failed(format!(
-            "the file of `{}`, {}, is missing",
-            from.name(),
-            from.location()
-        )));
+        return Err(Error::MissingFile {
+            source_name: from.name().to_owned(),
+            location: from.location().to_string(),
+        });
     }
     let rows = rows_of(from, chat)?;
     let total: i64 = rows.iter().map(|(_, n)| n).sum();
     if !resumed && total == 0 {
-        let how = match config.chat_mapping().contains_key(&chat) {
-            true => "it is mapped to",
-            false => "it is not mapped, so it goes to the default source",
-        };
-        return Err(Failure::Usage(format!(
-            "chat {chat} has no rows in `{}` ({how}); nothing to move: check the chat id",
-            from.name()
-        )));
+        return Err(Error::NothingToMove {
+            chat,
+            source_name: from.name().to_owned(),
+            mapped: config.chat_mapping().contains_key(&chat),
+        });
     }
     let mut plan = Plan { rows, already_there: from.name() == to.name(), notes: Vec::new() };
     if plan.already_there {
         return Ok(plan);
     }
     if multisource_router::same_place(from, to) {
-        return Err(Failure::Usage(format!(
-            "`{}` and `{}` are the same database, {}",
-            from.name(),
-            to.name(),
-            to.location()
-        )));
+        return Err(Error::SameDatabase {
+            from: from.name().to_owned(),
+            to: to.name().to_owned(),
+            location: to.location().to_string(),
+        });
     }
-    for (side, s) in [("write to", to), ("delete from", from)] {
+    for (action, s) in [("write to", to), ("delete from", from)] {
         if s.is_readonly() && !offline {
-            let message = format!(
-                "`{}` is read-only: the bot never writes it. To {side} it, stop the bot and run \
-                 again with --offline (then start the bot again)",
-                s.name()
-            );
+            let refusal = Error::ReadOnly { source_name: s.name().to_owned(), action };
             match dry_run {
-                true => plan.notes.push(message),
-                false => return Err(Failure::Usage(message)),
+                true => plan.notes.push(refusal.to_string()),
+                false => return Err(refusal),
             }
         }
     }
     if !resumed {
         let held = rows_of(to, chat)?.iter().map(|(_, n)| n).sum::<i64>();
         if held > 0 {
-            return Err(Failure::Failed(format!(
-                "`{}` already holds {held} row(s) of chat {chat}; a move never merges into data it \
-                 did not put there: remove them, or choose another destination",
-                to.name()
-            )));
+            return Err(Error::AlreadyHeld { to: to.name().to_owned(), chat, rows: held });
         }
     }
     Ok(plan)
@@ -387,43 +362,34 @@ pub(crate) fn prepare_mapping(
     config_path: &Path,
     chats: &[i64],
     to: &str,
-) -> Result<MappingEdit, Failure> {
+) -> Result<MappingEdit, Error> {
     let changes: Vec<(i64, &str)> = chats.iter().map(|chat| (*chat, to)).collect();
-    MappingEdit::prepare(config_path, &changes)
-        .map_err(|e| Failure::Failed(format!("{}; nothing was moved", describe(&e))))
+    MappingEdit::prepare(config_path, &changes).map_err(Error::mapping_before_move)
 }
 
 /// Writes the chat mapping for `chats`, now moved to `to`; returns the entries written.
-pub(crate) fn map(config_path: &Path, chats: &[i64], to: &str) -> Result<Vec<String>, Failure> {
+pub(crate) fn map(config_path: &Path, chats: &[i64], to: &str) -> Result<Vec<String>, Error> {
     if chats.is_empty() {
         return Ok(Vec::new());
     }
     let changes: Vec<(i64, &str)> = chats.iter().map(|chat| (*chat, to)).collect();
-    let edit = MappingEdit::prepare(config_path, &changes).map_err(|e| {
-        Failure::Failed(format!(
-            "the rows moved, but {}; the journal keeps the move: fix the file and run the same \
-             command again",
-            describe(&e)
-        ))
-    })?;
-    edit.write().map_err(|e| Failure::Failed(describe(&e)))?;
+    let edit = MappingEdit::prepare(config_path, &changes).map_err(Error::mapping_after_move)?;
+    edit.write().map_err(Error::mapping_after_move)?;
     failpoint("mapped");
     Ok(edit.entries().to_vec())
 }
 
 /// The rows of `chat` per chat table in `source` (none when its file does not exist).
-pub(crate) fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i64)>, Failure> {
+pub(crate) fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i64)>, Error> {
     if !db::exists(source) {
         return Ok(Vec::new());
     }
-    let unreadable = |e: String| {
-        Failure::Failed(format!("cannot read `{}` ({}): {e}", source.name(), source.location()))
-    };
-    let mut db = db::open(source, Purpose::Inspect).map_err(unreadable)?;
-    let present = db.table_names().map_err(|e| unreadable(describe(&e)))?;
+    let unreadable = || failed(format!("cannot read `{}` ({})", source.name(), source.location()));
+    let mut db = Opened::open(source, Purpose::Inspect).map_err(unreadable())?;
+    let present = db.table_names().map_err(unreadable())?;
     let mut rows = Vec::new();
     for table in chat_tables().into_iter().filter(|t| present.contains(&t.name)) {
-        let n = db.count(&table.name, Some(chat)).map_err(|e| unreadable(describe(&e)))?;
+        let n = db.count(&table.name, Some(chat)).map_err(unreadable())?;
         rows.push((table.name.clone(), n));
     }
     Ok(rows)
@@ -432,23 +398,21 @@ pub(crate) fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i
 /// Prepares the destination: a writable source is migrated as the bot would (a new SQLite file
 /// in WAL mode); a read-only one, written offline, gets the schema if it is new, and must
 /// otherwise already have every column of the chat tables.
-fn prepare_destination(to: &SourceConfig) -> Result<Opened, Failure> {
-    let what = format!("cannot prepare `{}` ({})", to.name(), to.location());
-    let failed = |e: String| Failure::Failed(format!("{what}: {e}"));
-    let mut db = db::open(to, Purpose::Move { create: true }).map_err(failed)?;
-    let state = db.state().map_err(|e| failed(describe(&e)))?;
+fn prepare_destination(to: &SourceConfig) -> Result<Opened, Error> {
+    let unprepared = || failed(format!("cannot prepare `{}` ({})", to.name(), to.location()));
+    let mut db = Opened::open(to, Purpose::Move { create: true }).map_err(unprepared())?;
+    let state = db.state().map_err(unprepared())?;
     if !to.is_readonly() || state == SchemaState::Empty {
-        db.migrate().map_err(|e| failed(describe(&e)))?;
+        db.migrate().map_err(unprepared())?;
     }
     schema_holds_chat_tables(&mut db, to)?;
     Ok(db)
 }
 
 /// Every column of every chat table is in the database.
-fn schema_holds_chat_tables(db: &mut Opened, s: &SourceConfig) -> Result<(), Failure> {
-    let mismatches = db.check().map_err(|e| {
-        Failure::Failed(format!("cannot read the schema of `{}`: {}", s.name(), describe(&e)))
-    })?;
+fn schema_holds_chat_tables(db: &mut Opened, s: &SourceConfig) -> Result<(), Error> {
+    let mismatches =
+        db.check().map_err(failed(format!("cannot read the schema of `{}`", s.name())))?;
     let chat_tables: Vec<String> = chat_tables().iter().map(|t| t.name.clone()).collect();
     let relevant: Vec<String> = mismatches
         .iter()
@@ -461,11 +425,9 @@ fn schema_holds_chat_tables(db: &mut Opened, s: &SourceConfig) -> Result<(), Fai
         .collect();
     match relevant.is_empty() {
         true => Ok(()),
-        false => Err(Failure::Failed(format!(
-            "the schema of `{}` cannot hold the chat's rows: {}",
-            s.name(),
-            relevant.join("; ")
-        ))),
+        false => {
+            Err(Error::SchemaCannotHold { source_name: s.name().to_owned(), mismatches: relevant })
+        }
     }
 }
 
@@ -496,25 +458,20 @@ struct Locked {
 
 /// Takes the origin's write lock, held until its rows are deleted (the bot's writes wait), and
 /// reads the chat's rows under it.
-fn lock(from: &SourceConfig, chat: i64) -> Result<Locked, Failure> {
-    let mut origin = db::open(from, Purpose::Move { create: false }).map_err(|e| {
-        Failure::Failed(format!("cannot open `{}` ({}): {e}", from.name(), from.location()))
-    })?;
+fn lock(from: &SourceConfig, chat: i64) -> Result<Locked, Error> {
+    let mut origin = Opened::open(from, Purpose::Move { create: false })
+        .map_err(failed(format!("cannot open `{}` ({})", from.name(), from.location())))?;
     schema_holds_chat_tables(&mut origin, from)?;
     let tables = chat_tables();
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-    origin.begin_locked(&names).map_err(|e| {
-        Failure::Failed(format!(
-            "`{}` is busy: its write lock stayed taken longer than its timeout ({:?}): {}; try \
-             again",
-            from.name(),
-            from.get_timeout(),
-            describe(&e)
-        ))
+    origin.begin_locked(&names).map_err(|error| Error::Busy {
+        source_name: from.name().to_owned(),
+        timeout: from.get_timeout(),
+        error: Box::new(error),
     })?;
     let mut held = Vec::new();
     for table in &tables {
-        held.push(origin.rows(table, chat).map_err(failed(&format!("reading `{}`", table.name)))?);
+        held.push(origin.rows(table, chat).map_err(failed(format!("reading `{}`", table.name)))?);
     }
     Ok(Locked { origin, held })
 }
@@ -527,31 +484,28 @@ fn copy_and_verify(
     chat: i64,
     held: &[Vec<Row>],
     bar: &ProgressBar,
-) -> Result<Vec<TableMove>, Failure> {
+) -> Result<Vec<TableMove>, Error> {
     let mut dest = prepare_destination(to)?;
-    dest.begin().map_err(failed(&format!("cannot take the write lock of `{}`", to.name())))?;
+    dest.begin().map_err(failed(format!("cannot take the write lock of `{}`", to.name())))?;
     let mut moves = Vec::new();
     for (i, (table, rows)) in chat_tables().into_iter().zip(held).enumerate() {
         bar.set_message(table.name.clone());
         for row in rows {
-            dest.upsert(table, row).map_err(failed(&format!("copying `{}`", table.name)))?;
+            dest.upsert(table, row).map_err(failed(format!("copying `{}`", table.name)))?;
         }
         if i == 0 {
             failpoint("copy");
         }
         let found =
-            dest.rows(table, chat).map_err(failed(&format!("verifying `{}`", table.name)))?;
+            dest.rows(table, chat).map_err(failed(format!("verifying `{}`", table.name)))?;
         if !all_found(table, rows, &found) {
-            return Err(Failure::Failed(format!(
-                "verification failed for `{}`: {} row(s) in `{}`, {} in `{}`, not all found \
-                 identical; nothing was deleted, and running the same command again retries the \
-                 move",
-                table.name,
-                rows.len(),
-                from.name(),
-                found.len(),
-                to.name()
-            )));
+            return Err(Error::NotVerified {
+                table: table.name.clone(),
+                copied: rows.len(),
+                from: from.name().to_owned(),
+                found: found.len(),
+                to: to.name().to_owned(),
+            });
         }
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         moves.push(TableMove {
@@ -562,7 +516,7 @@ fn copy_and_verify(
         });
         bar.inc(1);
     }
-    dest.commit().map_err(failed(&format!("committing the copy into `{}`", to.name())))?;
+    dest.commit().map_err(failed(format!("committing the copy into `{}`", to.name())))?;
     Ok(moves)
 }
 
@@ -573,24 +527,22 @@ fn delete(
     from: &SourceConfig,
     chat: i64,
     moves: &mut [TableMove],
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     for table in moves.iter_mut() {
         let deleted = origin
             .delete(&table.table, chat)
-            .map_err(failed(&format!("deleting from `{}`", table.table)))?;
+            .map_err(failed(format!("deleting from `{}`", table.table)))?;
         table.deleted = i64::try_from(deleted).unwrap_or(i64::MAX);
         if table.deleted != table.rows {
-            return Err(Failure::Failed(format!(
-                "`{}` of `{}` held {} row(s) of the chat when deleting, not the {} copied; nothing \
-                 was deleted, and running the same command again retries the move",
-                table.table,
-                from.name(),
-                table.deleted,
-                table.rows
-            )));
+            return Err(Error::DeletedOther {
+                table: table.table.clone(),
+                from: from.name().to_owned(),
+                deleted: table.deleted,
+                copied: table.rows,
+            });
         }
     }
-    origin.commit().map_err(failed(&format!("committing the deletion from `{}`", from.name())))
+    origin.commit().map_err(failed(format!("committing the deletion from `{}`", from.name())))
 }
 
 /// Moves every row of `chat` from `from` to `to`: lock, copy, verify, delete.
@@ -599,7 +551,7 @@ pub(crate) fn move_rows(
     to: &SourceConfig,
     chat: i64,
     bar: &ProgressBar,
-) -> Result<Vec<TableMove>, Failure> {
+) -> Result<Vec<TableMove>, Error> {
     let Locked { mut origin, held } = lock(from, chat)?;
     let mut moves = copy_and_verify(to, from, chat, &held, bar)?;
     failpoint("copied");

@@ -7,6 +7,8 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::error::Error;
+
 /// How a command that ran to its end went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -23,41 +25,6 @@ impl Outcome {
     }
 }
 
-/// Why a command stopped.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The command was asked something it cannot do (exit status 2): a configuration missing or
-    /// invalid, an unknown source or chat, a write to a read-only source without `--offline`.
-    Usage(String),
-    /// The work failed (exit status 1): a database error, a verification that did not hold.
-    Failed(String),
-}
-
-impl Failure {
-    /// The exit status.
-    pub(crate) fn code(&self) -> u8 {
-        match self {
-            Failure::Usage(_) => 2,
-            Failure::Failed(_) => 1,
-        }
-    }
-
-    /// Writes the failure for standard error, and as a JSON object for standard output when
-    /// the script asked for JSON.
-    pub(crate) fn report(&self, json: bool, out: &mut String, err: &mut String) {
-        let (kind, message) = match self {
-            Failure::Usage(m) => ("usage", m),
-            Failure::Failed(m) => ("failed", m),
-        };
-        err.push_str(&format!("error: {message}\n"));
-        if json {
-            out.push_str(&to_json(
-                &serde_json::json!({ "error": { "kind": kind, "message": message } }),
-            ));
-        }
-    }
-}
-
 /// A library error and its causes, as one message.
 pub(crate) fn describe(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
@@ -70,8 +37,8 @@ pub(crate) fn describe(error: &dyn std::error::Error) -> String {
 }
 
 /// Loads a configuration file; a missing or invalid one is bad usage.
-pub(crate) fn load_config(path: &Path) -> Result<multisource::Config, Failure> {
-    multisource::Config::from_file(path).map_err(|e| Failure::Usage(describe(&e)))
+pub(crate) fn load_config(path: &Path) -> Result<multisource::Config, Error> {
+    multisource::Config::from_file(path).map_err(Error::config)
 }
 
 /// The names of the configured sources, for messages.
@@ -83,13 +50,10 @@ pub(crate) fn source_names(config: &multisource::Config) -> String {
 pub(crate) fn source<'c>(
     config: &'c multisource::Config,
     name: &str,
-) -> Result<&'c multisource::SourceConfig, Failure> {
-    config.source(name).ok_or_else(|| {
-        Failure::Usage(format!(
-            "unknown source `{name}`; the configuration has {}",
-            source_names(config)
-        ))
-    })
+) -> Result<&'c multisource::SourceConfig, Error> {
+    config
+        .source(name)
+        .ok_or_else(|| Error::UnknownSource { name: name.to_owned(), known: source_names(config) })
 }
 
 /// A value as indented JSON, a line of its own.

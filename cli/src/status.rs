@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use multisource::{Config, SourceConfig};
 use serde::Serialize;
 
-use multisource_router::Purpose;
+use multisource_router::{Opened, Purpose};
 
 use crate::db::{self, chat_tables};
-use crate::output::{Failure, Outcome, Table, bytes, describe, load_config, some_of, to_json};
+use crate::error::Error;
+use crate::output::{Outcome, Table, bytes, describe, load_config, some_of, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -49,7 +50,7 @@ struct SourceStatus {
 }
 
 /// Runs `status` on the configuration at `path`.
-pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, Failure> {
+pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, Error> {
     let config = load_config(path)?;
     let sources: Vec<SourceStatus> = config.sources().iter().map(|s| status(&config, s)).collect();
     let unreadable = sources.iter().any(|s| s.error.is_some());
@@ -91,16 +92,16 @@ fn status(config: &Config, source: &SourceConfig) -> SourceStatus {
         return out;
     }
     if let Err(error) = read(config, source, &mut out) {
-        out.error = Some(error);
+        out.error = Some(describe(&error));
     }
     out.total_bytes = out.file_bytes + out.wal_bytes + out.shm_bytes;
     out
 }
 
-fn read(config: &Config, source: &SourceConfig, out: &mut SourceStatus) -> Result<(), String> {
-    let mut db = db::open(source, Purpose::Inspect)?;
+fn read(config: &Config, source: &SourceConfig, out: &mut SourceStatus) -> multisource::Result<()> {
+    let mut db = Opened::open(source, Purpose::Inspect)?;
     // One snapshot for every count (a read-only transaction).
-    db.begin_read().map_err(|e| describe(&e))?;
+    db.begin_read()?;
     let result = (|| -> multisource::Result<()> {
         out.journal_mode = db.journal_mode()?;
         let sizes = db.sizes()?;
@@ -127,7 +128,7 @@ fn read(config: &Config, source: &SourceConfig, out: &mut SourceStatus) -> Resul
         Ok(())
     })();
     let _ = db.rollback();
-    result.map_err(|e| describe(&e))
+    result
 }
 
 fn render(report: &Report) -> String {

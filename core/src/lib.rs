@@ -54,7 +54,7 @@ pub use multisource_router::{
 pub use multisource_schema as schema;
 
 /// The connection an annotated query is written against: SQLite's. With the `postgres` feature
-/// the query is also compiled against [`PgConnection`].
+/// the query is also compiled against `PgConnection` (`diesel::PgConnection`).
 pub type Connection = diesel::SqliteConnection;
 
 /// A PostgreSQL connection: the annotated queries are also compiled against it.

@@ -97,6 +97,22 @@ fn field_of(canon: &str) -> Option<Field> {
     }
 }
 
+/// What one source's table wrote, before it becomes a [`SourceConfig`].
+#[derive(Default)]
+struct SourceKeys<'k> {
+    path: Option<String>,
+    url: Option<String>,
+    readonly: Option<bool>,
+    immutable: Option<bool>,
+    durability: Option<Durability>,
+    pool_size: Option<u32>,
+    timeout: Option<Duration>,
+    /// Every key the table wrote, by its canonical spelling, as written and where.
+    seen: BTreeMap<&'k str, Written>,
+    /// Where each setting the builder can refuse was written.
+    fields: FxHashMap<Field, Written>,
+}
+
 type Entry<'i> = (&'i toml::Spanned<toml::de::DeString<'i>>, &'i toml::Spanned<DeValue<'i>>);
 
 impl Parser<'_> {
@@ -153,63 +169,20 @@ impl Parser<'_> {
                     written.default = Some((path, key.span()));
                 }
                 "on_source_error" => {
-                    builder = builder.on_source_error(match self.string(&path, value)?.as_str() {
-                        "skip" => OnSourceError::Skip,
-                        "fail" => OnSourceError::Fail,
-                        other => {
-                            return Err(self.error(
-                                &path,
-                                Some(value.span()),
-                                format!("expected \"skip\" or \"fail\", not {other:?}"),
-                            ));
-                        }
-                    });
+                    let choices = [("skip", OnSourceError::Skip), ("fail", OnSourceError::Fail)];
+                    builder = builder.on_source_error(self.choice(&path, value, choices)?);
                 }
                 "sources" => {
-                    written.sources = Some((path.clone(), key.span()));
-                    let DeValue::Table(list) = value.get_ref() else {
-                        return Err(self.error(
-                            &path,
-                            Some(value.span()),
-                            format!(
-                                "`sources` must be a table of named sources, not {}",
-                                kind(value.get_ref())
-                            ),
-                        ));
-                    };
-                    for (name, source) in list.iter() {
-                        let key = format!("{path}.{}", name.get_ref());
-                        let (source, fields) = self.parse_source(name.get_ref(), &key, source)?;
+                    for (source, at, fields) in self.parse_sources(&path, value)? {
                         builder = builder.source(source);
-                        written.source.push(((key, name.span()), fields));
+                        written.source.push((at, fields));
                     }
+                    written.sources = Some((path, key.span()));
                 }
                 "chat_mapping" => {
-                    let DeValue::Table(list) = value.get_ref() else {
-                        return Err(self.error(
-                            &path,
-                            Some(value.span()),
-                            format!(
-                                "the chat mapping must be a table, not {}",
-                                kind(value.get_ref())
-                            ),
-                        ));
-                    };
-                    for (chat, source) in list.iter() {
-                        let key = format!("{path}.{}", quote_key(chat.get_ref()));
-                        let id = chat.get_ref().parse::<i64>().map_err(|_| {
-                            self.error(
-                                &key,
-                                Some(chat.span()),
-                                format!(
-                                    "the chat id `{}` is not an integer; write chat ids as \
-                                     integers, such as -1001234567890",
-                                    chat.get_ref()
-                                ),
-                            )
-                        })?;
-                        builder = builder.map_chat(id, self.string(&key, source)?);
-                        written.mapping.push((key, chat.span()));
+                    for (chat, source, at) in self.parse_mapping(&path, value)? {
+                        builder = builder.map_chat(chat, source);
+                        written.mapping.push(at);
                     }
                 }
                 // `known_entries` returns only the keys matched above.
@@ -217,6 +190,47 @@ impl Parser<'_> {
             }
         }
         builder.check(&written)
+    }
+
+    /// Reads `[database.sources]`: each named source, where its table was written, and where
+    /// each of its settings was.
+    fn parse_sources(
+        &self,
+        path: &str,
+        value: &toml::Spanned<DeValue<'_>>,
+    ) -> Result<Vec<(SourceConfig, Written, FxHashMap<Field, Written>)>> {
+        let list = self.table(path, value, "`sources` must be a table of named sources")?;
+        list.iter()
+            .map(|(name, source)| {
+                let key = format!("{path}.{}", name.get_ref());
+                let (source, fields) = self.parse_source(name.get_ref(), &key, source)?;
+                Ok((source, (key, name.span()), fields))
+            })
+            .collect()
+    }
+
+    /// Reads the chat mapping: each chat id (an integer written as a key), the source's name it
+    /// maps to, and where it was written.
+    fn parse_mapping(
+        &self,
+        path: &str,
+        value: &toml::Spanned<DeValue<'_>>,
+    ) -> Result<Vec<(i64, String, Written)>> {
+        let mut mapping = Vec::new();
+        for (chat, source) in self.table(path, value, "the chat mapping must be a table")?.iter() {
+            let key = format!("{path}.{}", quote_key(chat.get_ref()));
+            let Ok(id) = chat.get_ref().parse::<i64>() else {
+                let message = format!(
+                    "the chat id `{}` is not an integer; write chat ids as integers, such as \
+                     -1001234567890",
+                    chat.get_ref()
+                );
+                return Err(self.error(&key, Some(chat.span()), message));
+            };
+            let name = self.string(&key, source)?;
+            mapping.push((id, name, (key, chat.span())));
+        }
+        Ok(mapping)
     }
 
     /// Reads one source's table into a [`SourceConfig`], and where each of its settings was
@@ -229,127 +243,138 @@ impl Parser<'_> {
         key: &str,
         value: &toml::Spanned<DeValue<'_>>,
     ) -> Result<(SourceConfig, FxHashMap<Field, Written>)> {
-        let DeValue::Table(table) = value.get_ref() else {
-            return Err(self.error(
-                key,
-                Some(value.span()),
-                format!("a source must be a table with a `path`, not {}", kind(value.get_ref())),
-            ));
-        };
+        let table = self.table(key, value, "a source must be a table with a `path`")?;
         let prefix = format!("{key}.");
         let entries =
             self.known_entries(table, &prefix, SOURCE_KEYS, &format!("source `{name}`"))?;
-        let mut fields: FxHashMap<Field, Written> = FxHashMap::default();
-        let mut seen: BTreeMap<&str, Written> = BTreeMap::new();
-        let (mut path, mut url, mut readonly, mut pool_size, mut timeout) =
-            (None, None, None, None, None);
-        let (mut durability, mut immutable) = (None, None);
+        let mut read = SourceKeys::default();
         for (canon, (k, v)) in entries {
             let at = format!("{key}.{}", k.get_ref());
-            seen.insert(canon, (at.clone(), v.span()));
+            read.seen.insert(canon, (at.clone(), v.span()));
             if let Some(field) = field_of(canon) {
-                fields.insert(field, (at.clone(), v.span()));
+                read.fields.insert(field, (at.clone(), v.span()));
             }
             match canon {
-                "path" => path = Some(self.string(&at, v)?),
-                "url" => url = Some(self.string(&at, v)?),
-                "readonly" => readonly = Some(self.boolean(&at, v)?),
-                "immutable" => immutable = Some(self.boolean(&at, v)?),
-                "pool_size" => {
-                    let size = match v.get_ref() {
-                        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
-                        other => return Err(self.expected(&at, v, "an integer", other)),
-                    };
-                    // Out of range either way: the builder refuses 0 with the range.
-                    pool_size = Some(size.and_then(|s| u32::try_from(s).ok()).unwrap_or(0));
-                }
-                "timeout" => {
-                    let secs = match v.get_ref() {
-                        DeValue::Integer(i) => {
-                            i64::from_str_radix(i.as_str(), i.radix()).ok().map(|i| i as f64)
-                        }
-                        DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
-                        other => return Err(self.expected(&at, v, "a number of seconds", other)),
-                    };
-                    // What no duration can be (negative, not a number) is held as none at all,
-                    // and what is too long as the longest: the builder refuses both.
-                    let secs = secs.unwrap_or(0.0);
-                    timeout = Some(match Duration::try_from_secs_f64(secs) {
-                        Ok(duration) => duration,
-                        Err(_) if secs > 0.0 => Duration::MAX,
-                        Err(_) => Duration::ZERO,
-                    });
-                }
+                "path" => read.path = Some(self.string(&at, v)?),
+                "url" => read.url = Some(self.string(&at, v)?),
+                "readonly" => read.readonly = Some(self.boolean(&at, v)?),
+                "immutable" => read.immutable = Some(self.boolean(&at, v)?),
+                "pool_size" => read.pool_size = Some(self.pool_size(&at, v)?),
+                "timeout" => read.timeout = Some(self.timeout(&at, v)?),
                 "durability" => {
-                    durability = Some(match self.string(&at, v)?.as_str() {
-                        "normal" => Durability::Normal,
-                        "full" => Durability::Full,
-                        other => {
-                            return Err(self.error(
-                                &at,
-                                Some(v.span()),
-                                format!("expected \"normal\" or \"full\", not {other:?}"),
-                            ));
-                        }
-                    })
+                    let choices = [("normal", Durability::Normal), ("full", Durability::Full)];
+                    read.durability = Some(self.choice(&at, v, choices)?);
                 }
                 // `known_entries` returns only the keys matched above.
                 _ => {}
             }
         }
-        let location = match (path, url) {
-            (Some(path), None) => {
-                let mut file = SqliteFile::new(path);
-                file = file.durability(durability.unwrap_or_default());
-                file = file.immutable(immutable.unwrap_or(false));
-                Location::File(file)
-            }
+        let location = self.location(name, key, value, &mut read)?;
+        let mut source = SourceConfig::at(name, location).readonly(read.readonly.unwrap_or(false));
+        if let Some(pool_size) = read.pool_size {
+            source = source.pool_size(pool_size);
+        }
+        if let Some(timeout) = read.timeout {
+            source = source.timeout(timeout);
+        }
+        Ok((source, read.fields))
+    }
+
+    /// Where a source is: a file (`path`, with a file's settings) or a server (`url`, without
+    /// them), never both and never neither.
+    fn location(
+        &self,
+        name: &str,
+        key: &str,
+        value: &toml::Spanned<DeValue<'_>>,
+        read: &mut SourceKeys<'_>,
+    ) -> Result<Location> {
+        let refuse = |setting: &str, why: &str| {
+            let (at, span) = &read.seen[setting];
+            self.error(at, Some(span.clone()), why)
+        };
+        match (read.path.take(), read.url.take()) {
+            (Some(path), None) => Ok(Location::File(
+                SqliteFile::new(path)
+                    .durability(read.durability.unwrap_or_default())
+                    .immutable(read.immutable.unwrap_or(false)),
+            )),
             (None, Some(url)) => {
-                for (setting, why) in [
-                    (
+                if read.seen.contains_key("durability") {
+                    return Err(refuse(
                         "durability",
                         "`durability` is for SQLite files; a PostgreSQL server keeps commits as \
                          its own `synchronous_commit` says",
-                    ),
-                    (
+                    ));
+                }
+                if read.seen.contains_key("immutable") {
+                    return Err(refuse(
                         "immutable",
                         "`immutable` is for frozen SQLite files; a read-only PostgreSQL source \
                          is `readonly = true`",
-                    ),
-                ] {
-                    if let Some((at, span)) = seen.get(setting) {
-                        return Err(self.error(at, Some(span.clone()), why));
-                    }
+                    ));
                 }
-                Location::Server(Server::new(url))
+                Ok(Location::Server(Server::new(url)))
             }
-            (Some(_), Some(_)) => {
-                let (at, span) = &seen["url"];
-                return Err(self.error(
-                    at,
-                    Some(span.clone()),
-                    "give either `path` (a SQLite file) or `url` (a PostgreSQL server), not both",
-                ));
-            }
-            (None, None) => {
-                return Err(self.error(
-                    key,
-                    Some(value.span()),
-                    format!(
-                        "source `{name}` has no `path`; give its database file (or `url` for a \
-                         PostgreSQL server)"
-                    ),
-                ));
-            }
+            (Some(_), Some(_)) => Err(refuse(
+                "url",
+                "give either `path` (a SQLite file) or `url` (a PostgreSQL server), not both",
+            )),
+            (None, None) => Err(self.error(
+                key,
+                Some(value.span()),
+                format!(
+                    "source `{name}` has no `path`; give its database file (or `url` for a \
+                     PostgreSQL server)"
+                ),
+            )),
+        }
+    }
+
+    /// A pool size as written; what no `u32` holds is held as 0, which the builder refuses with
+    /// the range.
+    fn pool_size(&self, at: &str, v: &toml::Spanned<DeValue<'_>>) -> Result<u32> {
+        let size = match v.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+            other => return Err(self.expected(at, v, "an integer", other)),
         };
-        let mut source = SourceConfig::at(name, location).readonly(readonly.unwrap_or(false));
-        if let Some(pool_size) = pool_size {
-            source = source.pool_size(pool_size);
+        Ok(size.and_then(|s| u32::try_from(s).ok()).unwrap_or(0))
+    }
+
+    /// A timeout in seconds, whole or not. What no duration can be (negative, not a number) is
+    /// held as none at all, and what is too long as the longest: the builder refuses both.
+    fn timeout(&self, at: &str, v: &toml::Spanned<DeValue<'_>>) -> Result<Duration> {
+        let secs = match v.get_ref() {
+            DeValue::Integer(i) => {
+                i64::from_str_radix(i.as_str(), i.radix()).ok().map(|i| i as f64)
+            }
+            DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+            other => return Err(self.expected(at, v, "a number of seconds", other)),
+        };
+        let secs = secs.unwrap_or(0.0);
+        Ok(match Duration::try_from_secs_f64(secs) {
+            Ok(duration) => duration,
+            Err(_) if secs > 0.0 => Duration::MAX,
+            Err(_) => Duration::ZERO,
+        })
+    }
+
+    /// One of two spellings, each standing for a value.
+    fn choice<T: Copy>(
+        &self,
+        at: &str,
+        v: &toml::Spanned<DeValue<'_>>,
+        choices: [(&str, T); 2],
+    ) -> Result<T> {
+        let written = self.string(at, v)?;
+        match choices.iter().find(|(spelling, _)| *spelling == written) {
+            Some((_, value)) => Ok(*value),
+            None => Err(self.error(
+                at,
+                Some(v.span()),
+                format!("expected {:?} or {:?}, not {written:?}", choices[0].0, choices[1].0),
+            )),
         }
-        if let Some(timeout) = timeout {
-            source = source.timeout(timeout);
-        }
-        Ok((source, fields))
     }
 
     /// The entries of `table` keyed by their canonical spelling, refusing unknown keys (with the
@@ -393,6 +418,21 @@ impl Parser<'_> {
             out.push((found, (key, value)));
         }
         Ok(out)
+    }
+
+    /// The table `value` is, or the refusal `rule`, saying what it is instead.
+    fn table<'v, 'i>(
+        &self,
+        key: &str,
+        value: &'v toml::Spanned<DeValue<'i>>,
+        rule: &str,
+    ) -> Result<&'v DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(table) => Ok(table),
+            other => {
+                Err(self.error(key, Some(value.span()), format!("{rule}, not {}", kind(other))))
+            }
+        }
     }
 
     fn boolean(&self, key: &str, value: &toml::Spanned<DeValue<'_>>) -> Result<bool> {

@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use super::redact;
 use super::{
     Config, ConfigBuilder, DEFAULT_SOURCE_NAME, Location, MAX_POOL_SIZE, MAX_TIMEOUT_SECS,
-    SourceConfig,
+    SourceConfig, SqliteFile,
 };
 use crate::backend::Kind;
 use crate::error::{Error, Result};
@@ -154,75 +154,64 @@ impl ConfigBuilder {
 /// What is wrong with one source's settings, if anything: the setting and why.
 fn source_fault(source: &SourceConfig) -> Option<(Field, String)> {
     match &source.location {
-        Location::File(file) => {
-            let path = file.path.as_os_str();
-            if path.is_empty() {
-                return Some((Field::Path, "the path is empty; give the database file".into()));
-            }
-            if path.as_encoded_bytes().contains(&0) {
-                return Some((
-                    Field::Path,
-                    format!(
-                        "the path {:?} holds a NUL character, which no file name can hold (the \
-                         system would open the file named by what comes before it); remove it",
-                        file.path.display()
-                    ),
-                ));
-            }
-            if path == ":memory:" {
-                return Some((
-                    Field::Path,
-                    "`:memory:` is not supported: every pooled connection would see its own \
-                     empty database; use a file in a temporary folder"
-                        .into(),
-                ));
-            }
-            if file.immutable && !source.readonly {
-                return Some((
-                    Field::Immutable,
-                    "only a read-only source can be immutable; add `readonly = true`, or remove \
-                     `immutable` if the bot writes to this file"
-                        .into(),
-                ));
-            }
-        }
-        Location::Server(server) => {
-            let url = server.url();
-            if url.contains('\0') {
-                return Some((
-                    Field::Url,
-                    "the URL holds a NUL character, which no connection string can hold; remove \
-                     it"
-                    .into(),
-                ));
-            }
-            match Kind::of_url(url) {
-                None => {
-                    return Some((
-                        Field::Url,
-                        format!(
-                            "a source's `url` is a PostgreSQL server, \
-                             `postgres://user:password@host/database`, not {:?}; a SQLite file \
-                             goes in `path`",
-                            redact(url)
-                        ),
-                    ));
-                }
-                Some(kind) if !kind.is_built() => {
-                    return Some((
-                        Field::Url,
-                        format!(
-                            "{kind} sources need multisource built with its `{}` feature \
-                             (`multisource = {{ features = [\"{}\"] }}`)",
-                            kind.as_str(),
-                            kind.as_str()
-                        ),
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
+        Location::File(file) => file_fault(file, source.readonly),
+        Location::Server(server) => server_fault(server.url()),
     }
+    .or_else(|| pool_fault(source))
+}
+
+/// What is wrong with a file's location, if anything.
+fn file_fault(file: &SqliteFile, readonly: bool) -> Option<(Field, String)> {
+    let path = file.path.as_os_str();
+    let message = if path.is_empty() {
+        "the path is empty; give the database file".into()
+    } else if path.as_encoded_bytes().contains(&0) {
+        format!(
+            "the path {:?} holds a NUL character, which no file name can hold (the system would \
+             open the file named by what comes before it); remove it",
+            file.path.display()
+        )
+    } else if path == ":memory:" {
+        "`:memory:` is not supported: every pooled connection would see its own empty database; \
+         use a file in a temporary folder"
+            .into()
+    } else if file.immutable && !readonly {
+        return Some((
+            Field::Immutable,
+            "only a read-only source can be immutable; add `readonly = true`, or remove \
+             `immutable` if the bot writes to this file"
+                .into(),
+        ));
+    } else {
+        return None;
+    };
+    Some((Field::Path, message))
+}
+
+/// What is wrong with a server's URL, if anything.
+fn server_fault(url: &str) -> Option<(Field, String)> {
+    let message = if url.contains('\0') {
+        "the URL holds a NUL character, which no connection string can hold; remove it".into()
+    } else {
+        match Kind::of_url(url) {
+            None => format!(
+                "a source's `url` is a PostgreSQL server, `postgres://user:password@host/database`, \
+                 not {:?}; a SQLite file goes in `path`",
+                redact(url)
+            ),
+            Some(kind) if !kind.is_built() => format!(
+                "{kind} sources need multisource built with its `{feature}` feature \
+                 (`multisource = {{ features = [\"{feature}\"] }}`)",
+                feature = kind.as_str(),
+            ),
+            Some(_) => return None,
+        }
+    };
+    Some((Field::Url, message))
+}
+
+/// What is wrong with a source's pool size or timeout, if anything.
+fn pool_fault(source: &SourceConfig) -> Option<(Field, String)> {
     let min = if source.readonly { 1 } else { 2 };
     if source.pool_size < min || source.pool_size > MAX_POOL_SIZE {
         let why = match source.readonly {

@@ -507,19 +507,7 @@ fn report(
         let mut values: Vec<f64> = reps.iter().map(f).collect();
         median(&mut values)
     };
-    let durability = match options.durability {
-        Durability::Normal => "normal (WAL, synchronous=NORMAL)",
-        Durability::Full => "full (WAL, synchronous=FULL)",
-    };
-    println!("Peer workload, durability {durability}, median of {} repetition(s)", reps.len());
-    if options.scale > 1 {
-        println!("(sizes divided by {}: a check of the harness, not a measurement)", options.scale);
-    }
-    println!("archive.db: {archive_bytes} bytes");
-    for line in &checked.lines {
-        println!("{line}");
-    }
-    println!();
+    header(reps.len(), checked, options, archive_bytes);
     println!(
         "{:<6} {:<44} {:>12} {:>18} {:>10}",
         "row", "operation", "multisource", "Python (peer)", "faster by"
@@ -578,6 +566,23 @@ fn report(
     println!(
         "\n\"faster by\" divides the faster end of the Python range by ours (for (g), ours by Python's best)."
     );
+}
+
+/// What the run was: its durability, its repetitions, and the checks of its results.
+fn header(repetitions: usize, checked: &Checked, options: Options, archive_bytes: u64) {
+    let durability = match options.durability {
+        Durability::Normal => "normal (WAL, synchronous=NORMAL)",
+        Durability::Full => "full (WAL, synchronous=FULL)",
+    };
+    println!("Peer workload, durability {durability}, median of {repetitions} repetition(s)");
+    if options.scale > 1 {
+        println!("(sizes divided by {}: a check of the harness, not a measurement)", options.scale);
+    }
+    println!("archive.db: {archive_bytes} bytes");
+    for line in &checked.lines {
+        println!("{line}");
+    }
+    println!();
 }
 
 #[inline(never)]
