@@ -97,6 +97,9 @@ fn field_of(canon: &str) -> Option<Field> {
     }
 }
 
+/// Where each setting of a source that the builder can refuse was written.
+type Fields = FxHashMap<Field, Written>;
+
 /// What one source's table wrote, before it becomes a [`SourceConfig`].
 #[derive(Default)]
 struct SourceKeys<'k> {
@@ -198,7 +201,7 @@ impl Parser<'_> {
         &self,
         path: &str,
         value: &toml::Spanned<DeValue<'_>>,
-    ) -> Result<Vec<(SourceConfig, Written, FxHashMap<Field, Written>)>> {
+    ) -> Result<Vec<(SourceConfig, Written, Fields)>> {
         let list = self.table(path, value, "`sources` must be a table of named sources")?;
         list.iter()
             .map(|(name, source)| {
@@ -242,7 +245,7 @@ impl Parser<'_> {
         name: &str,
         key: &str,
         value: &toml::Spanned<DeValue<'_>>,
-    ) -> Result<(SourceConfig, FxHashMap<Field, Written>)> {
+    ) -> Result<(SourceConfig, Fields)> {
         let table = self.table(key, value, "a source must be a table with a `path`")?;
         let prefix = format!("{key}.");
         let entries =
