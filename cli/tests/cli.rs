@@ -632,37 +632,9 @@ fn archive_moves_the_chats_inactive_for_the_given_days_and_keeps_the_others() {
 /// starts and sets).
 #[cfg(feature = "postgres")]
 mod postgres {
-    use diesel::PgConnection;
+    use multisource_test_support::Databases;
 
     use super::*;
-
-    /// A database created on the test server for one test, dropped at its end.
-    struct Database {
-        admin: PgConnection,
-        name: String,
-        url: String,
-    }
-
-    impl Database {
-        fn new(tag: &str) -> Database {
-            let server = std::env::var("MULTISOURCE_TEST_POSTGRES").expect(
-                "MULTISOURCE_TEST_POSTGRES names the test server; run the tests with `cargo xtask test`",
-            );
-            let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap();
-            let name = format!("cli_{tag}_{}", std::process::id());
-            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
-            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            Database { admin, url: format!("{server}/{name}"), name }
-        }
-    }
-
-    impl Drop for Database {
-        fn drop(&mut self) {
-            let _ = self
-                .admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
 
     /// The demo's configuration with a PostgreSQL source `remote` added.
     fn demo_with_remote(url: &str) -> (tempfile::TempDir, PathBuf) {
@@ -677,8 +649,9 @@ mod postgres {
 
     #[test]
     fn check_migrate_and_status_work_on_postgres_sources() {
-        let remote = Database::new("check");
-        let (_dir, config) = demo_with_remote(&remote.url);
+        let databases = Databases::on_test_server("cli");
+        let remote = databases.create();
+        let (_dir, config) = demo_with_remote(&remote);
         let c = s(&config);
         let report = multisource(&["check", "--config", &c, "--json"]).json();
         let source = &report["sources"][3];
@@ -706,7 +679,7 @@ mod postgres {
         // A server that does not answer is an error of `check`, named.
         let text = std::fs::read_to_string(&config)
             .unwrap()
-            .replace(&remote.url, "postgres://bot:secret@127.0.0.1:1/none");
+            .replace(&remote, "postgres://bot:secret@127.0.0.1:1/none");
         std::fs::write(&config, text).unwrap();
         let run = multisource(&["check", "--config", &c, "--json"]);
         assert_eq!(run.code, Some(1), "{run:?}");
@@ -724,8 +697,9 @@ mod postgres {
 
     #[test]
     fn move_chat_goes_to_postgres_and_back_with_every_row_verified() {
-        let remote = Database::new("move");
-        let (dir, config) = demo_with_remote(&remote.url);
+        let databases = Databases::on_test_server("cli");
+        let remote = databases.create();
+        let (dir, config) = demo_with_remote(&remote);
         let c = s(&config);
         let secondary = dir.path().join("secondary.db");
         let before = chat_rows(&secondary, SIDE_CHAT);

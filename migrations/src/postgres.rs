@@ -146,42 +146,15 @@ pub fn check(conn: &mut PgConnection) -> QueryResult<Vec<Mismatch>> {
 mod tests {
     use diesel::connection::SimpleConnection;
 
+    use multisource_test_support::Databases;
+
     use super::*;
-
-    /// A new, empty database on the test server (`MULTISOURCE_TEST_POSTGRES`, set by
-    /// `cargo xtask test`), dropped at the end.
-    struct Scratch {
-        admin: PgConnection,
-        name: String,
-        url: String,
-    }
-
-    impl Scratch {
-        fn new(tag: &str) -> Scratch {
-            let server = std::env::var("MULTISOURCE_TEST_POSTGRES").expect(
-                "MULTISOURCE_TEST_POSTGRES names the test server; run the tests with `cargo xtask test`",
-            );
-            let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap();
-            let name = format!("migrations_{tag}_{}", std::process::id());
-            // One statement at a time: a batch runs in one transaction, which these refuse.
-            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
-            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            Scratch { admin, url: format!("{server}/{name}"), name }
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = self
-                .admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
 
     #[test]
     fn the_postgres_schema_has_every_table_and_column_of_the_sqlite_one() {
-        let scratch = Scratch::new("schema");
-        let mut conn = PgConnection::establish(&scratch.url).unwrap();
+        let databases = Databases::on_test_server("migrations");
+        let url = databases.create();
+        let mut conn = PgConnection::establish(&url).unwrap();
         assert_eq!(state(&mut conn).unwrap(), SchemaState::Empty);
         let report = migrate(&mut conn).unwrap();
         assert_eq!(report.applied, versions());
@@ -204,8 +177,9 @@ mod tests {
 
     #[test]
     fn a_database_with_tables_of_its_own_is_not_migrated_over() {
-        let scratch = Scratch::new("unknown");
-        let mut conn = PgConnection::establish(&scratch.url).unwrap();
+        let databases = Databases::on_test_server("migrations");
+        let url = databases.create();
+        let mut conn = PgConnection::establish(&url).unwrap();
         conn.batch_execute("CREATE TABLE theirs (x INT)").unwrap();
         assert_eq!(state(&mut conn).unwrap(), SchemaState::Unknown);
         assert!(matches!(migrate(&mut conn), Err(MigrationError::UnknownTables)));

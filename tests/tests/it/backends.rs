@@ -63,7 +63,7 @@ pub(crate) struct Place {
     pub(crate) backend: Backend,
     pub(crate) scratch: Scratch,
     #[cfg(feature = "postgres")]
-    server: Option<crate::pg::Databases>,
+    server: Option<multisource_test_support::Databases>,
 }
 
 impl Place {
@@ -73,7 +73,9 @@ impl Place {
             scratch: Scratch::new(),
             #[cfg(feature = "postgres")]
             server: match backend {
-                Backend::Postgres => Some(crate::pg::Databases::new()),
+                Backend::Postgres => {
+                    Some(multisource_test_support::Databases::on_test_server("it"))
+                }
                 Backend::Sqlite => None,
             },
         }

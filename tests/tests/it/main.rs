@@ -21,8 +21,6 @@ mod files;
 mod guarantees;
 mod hostile;
 mod operator;
-#[cfg(feature = "postgres")]
-mod pg;
 mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;

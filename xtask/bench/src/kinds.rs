@@ -9,49 +9,16 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use diesel::connection::SimpleConnection;
 use diesel::{Connection as _, PgConnection};
 use multisource::queries::{chat_messages, chat_settings};
 use multisource::{Config, Database, Durability, NewMessage, SourceConfig, SqliteFile};
+use multisource_test_support::Databases;
 
 use crate::overhead::{CHATS, MESSAGES, Pair, Size, chat, date, fill_db, pair_interleaved};
 use crate::util::{duration, median, per_call};
 
 /// The variable that names the PostgreSQL server, as `postgres://user@host:port`.
 pub(crate) const SERVER: &str = "MULTISOURCE_BENCH_POSTGRES";
-
-/// Databases created on the server for the run, dropped at its end.
-struct Scratch {
-    admin: PgConnection,
-    server: String,
-    names: Vec<String>,
-}
-
-impl Scratch {
-    fn new(server: &str) -> Scratch {
-        let admin = PgConnection::establish(&format!("{server}/postgres")).expect("the server");
-        Scratch { admin, server: server.to_owned(), names: Vec::new() }
-    }
-
-    fn create(&mut self, tag: &str) -> String {
-        let name = format!("bench_{tag}_{}", std::process::id());
-        self.admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .expect("drop");
-        self.admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create");
-        self.names.push(name.clone());
-        format!("{}/{name}", self.server)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for name in &self.names {
-            let _ =
-                self.admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        }
-    }
-}
 
 /// A filled database of one source named `main`.
 fn filled(source: SourceConfig) -> Database {
@@ -75,14 +42,14 @@ fn time(size: Size, mut f: impl FnMut(usize)) -> f64 {
 }
 
 pub(crate) fn run(dir: &Path, server: &str, size: Size) {
-    let mut scratch = Scratch::new(server);
+    let databases = Databases::on(server, "bench");
     let sqlite = filled(SourceConfig::new("main", dir.join("kinds-normal.db")));
     let sqlite_full = filled(SourceConfig::at(
         "main",
         SqliteFile::new(dir.join("kinds-full.db")).durability(Durability::Full),
     ));
-    let routed_url = scratch.create("routed");
-    let direct_url = scratch.create("direct");
+    let routed_url = databases.create();
+    let direct_url = databases.create();
     let postgres = filled(SourceConfig::postgres("main", &routed_url));
     drop(filled(SourceConfig::postgres("main", &direct_url)));
     let mut reader = session(&direct_url, true);
