@@ -54,7 +54,7 @@ pub(crate) fn run(dir: &Path, out: &mut String) -> Result<Outcome, Error> {
         sources.row(vec![
             source.config.name().to_owned(),
             access.to_owned(),
-            source.path.display().to_string(),
+            source.config.location().to_string(),
         ]);
     }
     line!(out, "{}", sources.render());

@@ -11,6 +11,8 @@ use diesel::sql_types::{BigInt, Text};
 use multisource::{Database, NewMessage};
 use serde_json::Value;
 
+mod output;
+
 const MAIN_CHAT: i64 = -1001000000001;
 const SIDE_CHAT: i64 = -1002000000001;
 const OLD_CHAT: i64 = -1003000000001;
