@@ -57,46 +57,24 @@ pub use multisource_schema as schema;
 /// the query is also compiled against `PgConnection` (`diesel::PgConnection`).
 pub type Connection = diesel::SqliteConnection;
 
-/// A PostgreSQL connection: the annotated queries are also compiled against it.
-#[cfg(feature = "postgres")]
-pub type PgConnection = diesel::PgConnection;
+/// The connection types of the other kinds of source (`PgConnection` with the `postgres`
+/// feature): the annotated queries are also compiled against each.
+#[allow(
+    unused_imports,
+    unreachable_pub,
+    reason = "without the `postgres` feature there is none"
+)]
+pub use multisource_router::connections::*;
 
 /// What the code `#[multisource::read]` and `#[multisource::write]` generate reaches, and nothing
 /// else should: not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::__if_postgres;
-    #[cfg(feature = "postgres")]
-    pub use diesel::PgConnection;
-    pub use multisource_router::Conn;
+    pub use multisource_router::__generated::*;
 
     /// The router of a database, for the generated methods.
     #[inline]
     pub fn router(db: &crate::Database) -> &multisource_router::Router {
         db.router()
     }
-}
-
-/// Keeps its input only when `multisource` is built with the `postgres` feature: `items: ...`
-/// gives the items (the queries' PostgreSQL copies), `expr: ...` the expression (a copy's call),
-/// which is `()` without the feature. Not for use outside generated code.
-#[cfg(feature = "postgres")]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __if_postgres {
-    (items: $($item:item)*) => { $($item)* };
-    (expr: $expr:expr) => { $expr };
-}
-
-/// Keeps its input only when `multisource` is built with the `postgres` feature: `items: ...`
-/// gives the items (the queries' PostgreSQL copies), `expr: ...` the expression (a copy's call),
-/// which is `()` without the feature. Not for use outside generated code.
-#[cfg(not(feature = "postgres"))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __if_postgres {
-    (items: $($item:item)*) => {};
-    (expr: $expr:expr) => {
-        ()
-    };
 }

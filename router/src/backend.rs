@@ -32,6 +32,49 @@ use crate::sqlite;
 use crate::stats::Counters;
 use crate::tools::{Bind, Dialect};
 
+/// The connection types of the kinds besides SQLite's, which `multisource` re-exports: the
+/// annotated queries are also compiled against each.
+pub mod connections {
+    /// A PostgreSQL connection: the annotated queries are also compiled against it.
+    #[cfg(feature = "postgres")]
+    pub use diesel::PgConnection;
+}
+
+/// What the code the annotated queries generate needs of the kinds (`multisource::__private`
+/// re-exports it): the connection a query gets, each kind's connection type, and the gate of
+/// each kind's copies. Not a stable API.
+#[doc(hidden)]
+pub mod __generated {
+    pub use super::Conn;
+    #[cfg(feature = "postgres")]
+    pub use super::connections::PgConnection;
+    pub use crate::__if_postgres;
+}
+
+/// Keeps its input only when built with the `postgres` feature: `items: ...` gives the items
+/// (the queries' PostgreSQL copies), `expr: ...` the expression (a copy's call), which is `()`
+/// without the feature. Not for use outside generated code.
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_postgres {
+    (items: $($item:item)*) => { $($item)* };
+    (expr: $expr:expr) => { $expr };
+}
+
+/// Keeps its input only when built with the `postgres` feature: `items: ...` gives the items
+/// (the queries' PostgreSQL copies), `expr: ...` the expression (a copy's call), which is `()`
+/// without the feature. Not for use outside generated code.
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_postgres {
+    (items: $($item:item)*) => {};
+    (expr: $expr:expr) => {
+        ()
+    };
+}
+
 /// The kind of database behind a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {

@@ -32,7 +32,7 @@ mod sqlite;
 mod stats;
 mod tools;
 
-pub use crate::backend::{Conn, Kind};
+pub use crate::backend::{__generated, Conn, Kind, connections};
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_POOL_SIZE, DEFAULT_SOURCE_NAME, DEFAULT_TIMEOUT_SECS,
     Durability, Location, MAX_POOL_SIZE, MAX_TIMEOUT_SECS, MappingEdit, OnSourceError, Server,

@@ -65,7 +65,7 @@ fn lease(
 ) -> Result<Pooled> {
     pool.get_timeout(id.timeout).map_err(|e| {
         counters.checkout_timeout();
-        id.pool_error(&e, role, pool.max_size())
+        pool_error(id, &e, role, pool.max_size())
     })
 }
 
@@ -226,7 +226,7 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
         pool_builder(size, id.timeout)
             .connection_customizer(Box::new(Session::new(access, id.timeout)))
             .build(ConnectionManager::new(url.clone()))
-            .map_err(|e| id.pool_error(&e, role, size))
+            .map_err(|e| pool_error(id, &e, role, size))
     };
     let pools = Pools {
         readers: pool(Access::Read, id.pool_size - writers)?,
@@ -362,6 +362,17 @@ pub(crate) static DIALECT: Dialect = Dialect {
     journal_mode: None,
     freeze: None,
 };
+
+/// No connection of the pool `role` (of `size` connections) could be opened in time, as an r2d2
+/// pool reports it.
+fn pool_error(id: &SourceId, error: &r2d2::Error, role: PoolRole, size: u32) -> Error {
+    let detail = error.to_string();
+    let detail = detail.strip_prefix("timed out waiting for connection: ").unwrap_or(&detail);
+    match detail == "timed out waiting for connection" {
+        true => id.pool_failure("none opened in time".into(), role, size),
+        false => id.pool_failure(detail.to_owned(), role, size),
+    }
+}
 
 #[cfg(test)]
 mod tests {

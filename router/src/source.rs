@@ -153,18 +153,6 @@ impl SourceId {
         Error::Open { source_name: self.name.to_string(), path: self.path.clone(), detail }
     }
 
-    /// No connection of the pool `role` (of `size` connections) could be opened in time, as an
-    /// r2d2 pool reports it.
-    #[cfg(feature = "postgres")]
-    pub(crate) fn pool_error(&self, error: &r2d2::Error, role: PoolRole, size: u32) -> Error {
-        let detail = error.to_string();
-        let detail = detail.strip_prefix("timed out waiting for connection: ").unwrap_or(&detail);
-        match detail == "timed out waiting for connection" {
-            true => self.pool_failure("none opened in time".into(), role, size),
-            false => self.pool_failure(detail.to_owned(), role, size),
-        }
-    }
-
     /// A connection of the pool `role` (of `size` connections) could not be opened: why.
     pub(crate) fn pool_failure(&self, why: String, role: PoolRole, size: u32) -> Error {
         let detail = format!("{} could not be opened: {why}", role.describe(size));

@@ -1,11 +1,5 @@
-//! The keys of a configuration, and their spellings: `pool-size`, `pool_size` and `poolSize` are
-//! one key, and a key that is none of them is answered with the closest known one.
-
-/// Keys of the `[database]` table, in their canonical (snake_case) spelling.
-pub(crate) const TOP_KEYS: &[&str] = &["default", "sources", "chat_mapping", "on_source_error"];
-/// Keys of a source table.
-pub(crate) const SOURCE_KEYS: &[&str] =
-    &["path", "url", "readonly", "pool_size", "timeout", "durability", "immutable"];
+//! The spellings of a configuration's keys: `pool-size`, `pool_size` and `poolSize` are one key,
+//! and a key that is none of the known ones (the parser's lists) is answered with the closest.
 
 /// The canonical spelling of a key: `pool-size`, `poolSize` and `pool_size` are all `pool_size`.
 pub(crate) fn canonical(key: &str) -> String {

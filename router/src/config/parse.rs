@@ -10,12 +10,19 @@ use toml::de::{DeTable, DeValue};
 
 use rustc_hash::FxHashMap;
 
-use super::keys::{SOURCE_KEYS, TOP_KEYS, canonical, closest, respell};
+use super::keys::{canonical, closest, respell};
 use super::rules::{Field, Names, Place, Written, canonical_key};
 use super::{
     Config, ConfigBuilder, Durability, Location, OnSourceError, Server, SourceConfig, SqliteFile,
 };
 use crate::error::{Error, Result};
+
+/// Keys of the `[database]` table, in their canonical (snake_case) spelling; each is read by an
+/// arm of `parse_database`.
+const TOP_KEYS: &[&str] = &["default", "sources", "chat_mapping", "on_source_error"];
+/// Keys of a source table; each is read by an arm of `parse_source`.
+const SOURCE_KEYS: &[&str] =
+    &["path", "url", "readonly", "pool_size", "timeout", "durability", "immutable"];
 
 pub(crate) struct Parser<'a> {
     pub(crate) text: &'a str,

@@ -1,6 +1,6 @@
 //! What the tests and the benchmarks of multisource share.
 //!
-//! - [`Databases`] (feature `postgres`): throwaway databases on a PostgreSQL server, each created
+//! - `Databases` (feature `postgres`): throwaway databases on a PostgreSQL server, each created
 //!   empty and dropped when its owner is, for the tests (on the server `cargo xtask test`
 //!   starts) and the benchmarks alike.
 
