@@ -11,21 +11,8 @@ use multisource_router::{Opened, Purpose};
 
 use crate::db;
 use crate::error::Error;
-use crate::moving;
+use crate::moving::{self, Destination};
 use crate::output::{Outcome, Table, describe, load_config, progress, source, to_json};
-
-/// What `archive` was asked.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Request<'a> {
-    /// Chats whose last message is older than this are moved.
-    pub(crate) inactive_days: u32,
-    /// The destination source.
-    pub(crate) to: &'a str,
-    /// Writing (or deleting from) a read-only source is allowed: the bot is stopped.
-    pub(crate) offline: bool,
-    /// Report only.
-    pub(crate) dry_run: bool,
-}
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -63,7 +50,8 @@ struct Skipped {
 /// Runs `archive`.
 pub(crate) fn run(
     config_path: &Path,
-    request: &Request<'_>,
+    inactive_days: u32,
+    request: &Destination<'_>,
     json: bool,
     out: &mut String,
 ) -> Result<Outcome, Error> {
@@ -72,7 +60,7 @@ pub(crate) fn run(
     if to.is_readonly() && !request.offline && !request.dry_run {
         return Err(Error::ReadOnly { source_name: to.name().to_owned(), action: "archive into" });
     }
-    let mut report = Report::new(config_path, to.name(), request);
+    let mut report = Report::new(config_path, to.name(), inactive_days, request);
     // Moves an earlier run left unfinished are finished first.
     let journal = moving::read_journal(config_path)?;
     let mut pending = unfinished(config_path, to.name(), request, journal.as_ref())?;
@@ -94,12 +82,12 @@ pub(crate) fn run(
 
 impl Report {
     /// A report of nothing done yet.
-    fn new(config_path: &Path, to: &str, request: &Request<'_>) -> Report {
-        let cutoff = Utc::now().naive_utc() - Duration::days(i64::from(request.inactive_days));
+    fn new(config_path: &Path, to: &str, inactive_days: u32, request: &Destination<'_>) -> Report {
+        let cutoff = Utc::now().naive_utc() - Duration::days(i64::from(inactive_days));
         Report {
             config: config_path.to_path_buf(),
             to: to.to_owned(),
-            inactive_days: request.inactive_days,
+            inactive_days,
             cutoff: cutoff.format("%Y-%m-%d %H:%M:%S").to_string(),
             dry_run: request.dry_run,
             chats: Vec::new(),
@@ -116,7 +104,7 @@ impl Report {
 fn unfinished(
     config_path: &Path,
     to: &str,
-    request: &Request<'_>,
+    request: &Destination<'_>,
     journal: Option<&moving::Journal>,
 ) -> Result<Vec<Candidate>, Error> {
     let Some(journal) = journal else { return Ok(Vec::new()) };
@@ -139,7 +127,7 @@ fn unfinished(
 /// the reason.
 fn plan(
     config: &multisource::Config,
-    request: &Request<'_>,
+    request: &Destination<'_>,
     to: &multisource::SourceConfig,
     pending: Vec<Candidate>,
     resumed: &[i64],
@@ -170,7 +158,7 @@ fn plan(
 /// `--offline`); the others are reported as skipped.
 fn find_candidates(
     config: &multisource::Config,
-    request: &Request<'_>,
+    request: &Destination<'_>,
     to: &multisource::SourceConfig,
     cutoff: &str,
     pending: &mut Vec<Candidate>,

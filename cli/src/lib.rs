@@ -172,8 +172,8 @@ where
             (json, migrate::run(&config, dry_run, json, out))
         }
         Command::MoveChat { config, chat, to, moving: MoveOptions { offline, dry_run, json } } => {
-            let request = moving::Request { chat, to: &to, offline, dry_run };
-            (json, moving::run(&config, &request, json, out))
+            let request = moving::Destination { to: &to, offline, dry_run };
+            (json, moving::run(&config, chat, &request, json, out))
         }
         Command::Archive {
             config,
@@ -181,8 +181,8 @@ where
             to,
             moving: MoveOptions { offline, dry_run, json },
         } => {
-            let request = archive::Request { inactive_days, to: &to, offline, dry_run };
-            (json, archive::run(&config, &request, json, out))
+            let request = moving::Destination { to: &to, offline, dry_run };
+            (json, archive::run(&config, inactive_days, &request, json, out))
         }
     };
     let status = match result {

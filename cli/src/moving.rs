@@ -39,11 +39,9 @@ use crate::db::{self, chat_tables};
 use crate::error::Error;
 use crate::output::{Outcome, Table, load_config, progress, source, to_json};
 
-/// What `move-chat` was asked.
+/// Where `move-chat` or `archive` was asked to move chats, and how.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Request<'a> {
-    /// The chat to move.
-    pub(crate) chat: i64,
+pub(crate) struct Destination<'a> {
     /// The destination source.
     pub(crate) to: &'a str,
     /// Writing (or deleting from) a read-only source is allowed: the bot is stopped.
@@ -146,12 +144,13 @@ impl Journal {
 /// Runs `move-chat`.
 pub(crate) fn run(
     config_path: &Path,
-    request: &Request<'_>,
+    chat: i64,
+    request: &Destination<'_>,
     json: bool,
     out: &mut String,
 ) -> Result<Outcome, Error> {
     let bar = progress(chat_tables().len() as u64, json || request.dry_run, "tables");
-    let moved = move_chat(config_path, request, &bar);
+    let moved = move_chat(config_path, chat, request, &bar);
     bar.finish_and_clear();
     let moved = moved?;
     if json {
@@ -219,9 +218,13 @@ fn failed(what: impl Into<String>) -> impl FnOnce(multisource::Error) -> Error {
 }
 
 /// Moves a chat, or reports what would move; `bar` advances a table at a time.
-fn move_chat(config_path: &Path, request: &Request<'_>, bar: &ProgressBar) -> Result<Moved, Error> {
+fn move_chat(
+    config_path: &Path,
+    chat: i64,
+    request: &Destination<'_>,
+    bar: &ProgressBar,
+) -> Result<Moved, Error> {
     let config = load_config(config_path)?;
-    let chat = request.chat;
     let to = source(&config, request.to)?;
     let journal = read_journal(config_path)?;
     let resumed_from = match &journal {

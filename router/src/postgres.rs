@@ -306,23 +306,7 @@ pub(crate) fn migrate(id: &SourceId, conn: &mut PgConnection, info: &mut SourceI
     Ok(())
 }
 
-mod primitives {
-    crate::tools::primitives!(diesel::PgConnection);
-}
-
-impl crate::tools::Primitives for PgConnection {
-    fn texts(
-        &mut self,
-        sql: &str,
-        binds: &[crate::tools::Bind<'_>],
-    ) -> QueryResult<Vec<Vec<Option<String>>>> {
-        primitives::texts(self, sql, binds)
-    }
-
-    fn execute(&mut self, sql: &str, binds: &[crate::tools::Bind<'_>]) -> QueryResult<usize> {
-        primitives::execute(self, sql, binds)
-    }
-}
+crate::tools::primitives!(diesel::PgConnection);
 
 /// The SQL of PostgreSQL, for the tools' statements.
 pub(crate) static DIALECT: Dialect = Dialect {

@@ -445,23 +445,7 @@ fn acquire(id: &SourceId, writable: bool) -> Result<Arc<OpenFile>> {
         .map_err(|e| id.open_error(format!("cannot open the file: {e}")))
 }
 
-mod primitives {
-    crate::tools::primitives!(diesel::SqliteConnection);
-}
-
-impl crate::tools::Primitives for SqliteConnection {
-    fn texts(
-        &mut self,
-        sql: &str,
-        binds: &[crate::tools::Bind<'_>],
-    ) -> QueryResult<Vec<Vec<Option<String>>>> {
-        primitives::texts(self, sql, binds)
-    }
-
-    fn execute(&mut self, sql: &str, binds: &[crate::tools::Bind<'_>]) -> QueryResult<usize> {
-        primitives::execute(self, sql, binds)
-    }
-}
+crate::tools::primitives!(diesel::SqliteConnection);
 
 /// The SQL of SQLite, for the tools' statements.
 pub(crate) static DIALECT: Dialect = Dialect {

@@ -71,58 +71,57 @@ pub(crate) fn lines(
     Ok(conn.texts(sql, binds)?.into_iter().filter_map(|mut r| r.pop().flatten()).collect())
 }
 
-/// Defines the primitives for one connection type (each kind's module invokes it): text rows
+/// Implements [`Primitives`] for one connection type (each kind's module invokes it): text rows
 /// and statements with binds.
 macro_rules! primitives {
     ($conn:ty) => {
-        /// Runs a query whose one column, `line`, is a text; each row's value.
-        pub(crate) fn texts(
-            conn: &mut $conn,
-            sql: &str,
-            binds: &[$crate::tools::Bind<'_>],
-        ) -> ::diesel::QueryResult<Vec<Vec<Option<String>>>> {
-            use ::diesel::prelude::*;
-            use ::diesel::sql_types::{BigInt, Nullable, Text};
-            #[derive(QueryableByName)]
-            struct Line {
-                #[diesel(sql_type = Nullable<Text>)]
-                line: Option<String>,
+        impl $crate::tools::Primitives for $conn {
+            fn texts(
+                &mut self,
+                sql: &str,
+                binds: &[$crate::tools::Bind<'_>],
+            ) -> ::diesel::QueryResult<Vec<Vec<Option<String>>>> {
+                use ::diesel::prelude::*;
+                use ::diesel::sql_types::{Nullable, Text};
+                #[derive(QueryableByName)]
+                struct Line {
+                    #[diesel(sql_type = Nullable<Text>)]
+                    line: Option<String>,
+                }
+                let found: Vec<Line> = $crate::tools::primitives!(@bound sql, binds).load(self)?;
+                Ok(found.into_iter().map(|l| vec![l.line]).collect())
             }
-            let mut query = diesel::sql_query(sql).into_boxed();
-            for bind in binds {
-                query = match *bind {
-                    $crate::tools::Bind::Int(i) => query.bind::<BigInt, _>(i),
-                    $crate::tools::Bind::Text(t) => query.bind::<Nullable<Text>, _>(t),
-                };
-            }
-            let found: Vec<Line> = query.load(conn)?;
-            Ok(found.into_iter().map(|l| vec![l.line]).collect())
-        }
 
-        /// Runs a statement; the rows it changed.
-        pub(crate) fn execute(
-            conn: &mut $conn,
-            sql: &str,
-            binds: &[$crate::tools::Bind<'_>],
-        ) -> ::diesel::QueryResult<usize> {
-            use ::diesel::prelude::*;
-            use ::diesel::sql_types::{BigInt, Nullable, Text};
-            let mut query = diesel::sql_query(sql).into_boxed();
-            for bind in binds {
-                query = match *bind {
-                    $crate::tools::Bind::Int(i) => query.bind::<BigInt, _>(i),
-                    $crate::tools::Bind::Text(t) => query.bind::<Nullable<Text>, _>(t),
-                };
+            fn execute(
+                &mut self,
+                sql: &str,
+                binds: &[$crate::tools::Bind<'_>],
+            ) -> ::diesel::QueryResult<usize> {
+                use ::diesel::prelude::*;
+                $crate::tools::primitives!(@bound sql, binds).execute(self)
             }
-            query.execute(conn)
         }
     };
+    // The statement with its binds, for the connection's backend.
+    (@bound $sql:ident, $binds:ident) => {{
+        use ::diesel::sql_types::{BigInt, Nullable, Text};
+        let mut query = ::diesel::sql_query($sql).into_boxed();
+        for bind in $binds {
+            query = match *bind {
+                $crate::tools::Bind::Int(i) => query.bind::<BigInt, _>(i),
+                $crate::tools::Bind::Text(t) => query.bind::<Nullable<Text>, _>(t),
+            };
+        }
+        query
+    }};
 }
 pub(crate) use primitives;
 
-/// The primitives of a connection type, each kind's defined by [`primitives!`].
+/// The primitives of a connection type, each kind's implemented by [`primitives!`].
 pub(crate) trait Primitives {
+    /// Runs a query whose one column, `line`, is a text; each row's value.
     fn texts(&mut self, sql: &str, binds: &[Bind<'_>]) -> QueryResult<Vec<Vec<Option<String>>>>;
+    /// Runs a statement; the rows it changed.
     fn execute(&mut self, sql: &str, binds: &[Bind<'_>]) -> QueryResult<usize>;
 }
 
