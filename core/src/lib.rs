@@ -26,6 +26,8 @@
 // Generated code names this crate `::multisource` wherever it expands, here included.
 extern crate self as multisource;
 
+mod asynchronous;
+mod carry;
 mod database;
 pub mod enums;
 pub mod models;
@@ -34,6 +36,8 @@ mod postgres;
 pub mod queries;
 pub mod timestamps;
 
+pub use crate::asynchronous::{AsyncDatabase, Call};
+pub use crate::carry::Carry;
 pub use crate::database::Database;
 pub use crate::enums::{
     CacheType, MediaStatus, MessageCategory, MessageType, SpamReason, UnknownValue,

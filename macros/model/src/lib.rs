@@ -208,6 +208,7 @@ pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> 
         errors.spanned(asyncness, "a query is a plain function; remove `async`");
     }
     let params = parameters(kind, &func.sig, &mut errors);
+    carriable(&func.sig, &params, &mut errors);
     let output = output(&func.sig, &mut errors);
     check_options(kind, &options, &mut errors);
     let scope = scope(kind, &options, &params, &mut errors);
@@ -295,6 +296,35 @@ fn parameters(kind: Kind, sig: &syn::Signature, errors: &mut Errors) -> Vec<Para
         }
     }
     params
+}
+
+/// What the async twin cannot carry to another thread: a generic type, a `&mut` or an `impl`
+/// parameter.
+fn carriable(sig: &syn::Signature, params: &[Param], errors: &mut Errors) {
+    for generic in &sig.generics.params {
+        if !matches!(generic, syn::GenericParam::Lifetime(_)) {
+            errors.spanned(
+                generic,
+                "a query's parameters have concrete types: its async twin carries each argument \
+                 to another thread by its type (`multisource::Carry`); write the type out",
+            );
+        }
+    }
+    for param in params {
+        match &param.ty {
+            Type::Reference(r) if r.mutability.is_some() => errors.spanned(
+                &param.ty,
+                "a query cannot take a `&mut` argument: its async twin runs it on another thread; \
+                 return what it would change instead",
+            ),
+            Type::ImplTrait(_) => errors.spanned(
+                &param.ty,
+                "a query's parameters have concrete types: its async twin carries each argument \
+                 to another thread by its type (`multisource::Carry`); write the type out",
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// `T` of the return type, which must be `QueryResult<T>`.
@@ -477,7 +507,67 @@ pub enum Paths {
     Short,
 }
 
+/// How the async twin of a query carries one argument to the thread that runs the query.
+pub struct Carried {
+    /// The `multisource::Carry` family of the argument: its type with `'static` lifetimes, and,
+    /// for a reference to a struct, the struct.
+    pub family: Type,
+    /// The parameter is a reference to a struct: the struct is carried, and lent back by
+    /// reference. (`&str` and `&[T]` are carried as themselves.)
+    pub by_ref: bool,
+}
+
+impl Param {
+    /// How the async twin carries this parameter.
+    pub fn carried(&self) -> Carried {
+        match &self.ty {
+            Type::Reference(r) if !is_str_or_slice(&r.elem) => {
+                Carried { family: with_static_lifetimes(&r.elem), by_ref: true }
+            }
+            ty => Carried { family: with_static_lifetimes(ty), by_ref: false },
+        }
+    }
+}
+
+/// `str` or `[T]`, which a reference borrows without a struct to hold.
+fn is_str_or_slice(ty: &Type) -> bool {
+    match ty {
+        Type::Slice(_) => true,
+        Type::Path(p) => p.qself.is_none() && p.path.is_ident("str"),
+        _ => false,
+    }
+}
+
+/// `ty` with every lifetime, written or elided, as `'static`: the name of its `Carry` family.
+fn with_static_lifetimes(ty: &Type) -> Type {
+    struct Static;
+    impl syn::visit_mut::VisitMut for Static {
+        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+            *lifetime = syn::Lifetime::new("'static", lifetime.span());
+        }
+        fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
+            if r.lifetime.is_none() {
+                r.lifetime = Some(syn::Lifetime::new("'static", r.and_token.span));
+            }
+            syn::visit_mut::visit_type_reference_mut(self, r);
+        }
+    }
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Static, &mut ty);
+    ty
+}
+
 impl Query {
+    /// The async twin's signature (a method of `multisource::AsyncDatabase`), without a trailing
+    /// body or semicolon: the same parameters, and a `Call` of the same result.
+    pub fn async_signature(&self, paths: Paths) -> TokenStream {
+        let call = match paths {
+            Paths::Absolute => quote!(::multisource::Call),
+            Paths::Short => quote!(Call),
+        };
+        self.signature_returning(paths, call)
+    }
+
     /// The generated method's name: the function's.
     pub fn name(&self) -> &Ident {
         &self.func.sig.ident
@@ -485,6 +575,15 @@ impl Query {
 
     /// The generated method's signature, without a trailing body or semicolon.
     pub fn method_signature(&self, paths: Paths) -> TokenStream {
+        let result = match paths {
+            Paths::Absolute => quote!(::multisource::Result),
+            Paths::Short => quote!(Result),
+        };
+        self.signature_returning(paths, result)
+    }
+
+    /// The method's parameters (the query's, then `source` for a read), returning `wrapper<T>`.
+    fn signature_returning(&self, paths: Paths, wrapper: TokenStream) -> TokenStream {
         let name = self.name();
         let generics = &self.func.sig.generics;
         let where_clause = &generics.where_clause;
@@ -492,9 +591,9 @@ impl Query {
             let (ident, ty) = (&p.ident, &p.ty);
             quote!(#ident: #ty)
         });
-        let (option, result) = match paths {
-            Paths::Absolute => (quote!(::core::option::Option), quote!(::multisource::Result)),
-            Paths::Short => (quote!(Option), quote!(Result)),
+        let option = match paths {
+            Paths::Absolute => quote!(::core::option::Option),
+            Paths::Short => quote!(Option),
         };
         let source = match self.kind {
             Kind::Read => Some(quote!(source: #option<&str>)),
@@ -503,7 +602,7 @@ impl Query {
         let output = &self.output;
         let params = params.chain(source);
         quote! {
-            fn #name #generics(&self, #(#params),*) -> #result<#output> #where_clause
+            fn #name #generics(&self, #(#params),*) -> #wrapper<#output> #where_clause
         }
     }
 

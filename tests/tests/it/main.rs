@@ -7,6 +7,7 @@ mod api_misc;
 mod api_routing;
 mod api_settings;
 mod api_users;
+mod asynchronous;
 mod backends;
 mod closures;
 mod common;

@@ -107,9 +107,9 @@ fn summary(query: &Query) -> String {
     lines.join(" ")
 }
 
-/// The method's signature, pretty-printed, with short paths.
-fn signature(query: &Query) -> Result<String> {
-    let sig = query.method_signature(Paths::Short);
+/// A method's signature (`query.method_signature` or `query.async_signature`), pretty-printed,
+/// with short paths.
+fn signature(query: &Query, sig: proc_macro2::TokenStream) -> Result<String> {
     let file: syn::File = syn::parse2(quote!(trait Database { #sig; }))
         .map_err(|e| format!("cannot print the signature of `{}`: {e}", query.name()))?;
     let text = prettyplease::unparse(&file);
@@ -137,7 +137,8 @@ pub(crate) fn render(methods: &[Method]) -> Result<String> {
     out.push_str(
         "\nReads take `source: Option<&str>` last: `Some(name)` runs the read on that source (an unknown name is `Error::UnknownSource`), `None` routes it by the chat's mapping, then the default source.\n\
          Writes take no source: they go to the chat's mapped source, else the default source, and are refused with `Error::ReadOnlySource` when that source is read-only.\n\
-         Every method returns `multisource::Result<T>`.\n\n",
+         Every method returns `multisource::Result<T>`.\n\n\
+         Each has an async twin on `multisource::AsyncDatabase` with the same name and parameters, returning `multisource::Call<T>`, a `Send + 'static` future of the same `multisource::Result<T>`: its arguments are carried to the library's threads (`multisource::Carry`), and the query runs there, never on the executor's thread.\n\n",
     );
     out.push_str("| method | kind | scope | module |\n|---|---|---|---|\n");
     for m in methods {
@@ -165,7 +166,9 @@ pub(crate) fn render(methods: &[Method]) -> Result<String> {
             m.query.scope_text(),
             summary(&m.query)
         );
-        let _ = writeln!(out, "```rust\n{}\n```", signature(&m.query)?);
+        let blocking = signature(&m.query, m.query.method_signature(Paths::Short))?;
+        let future = signature(&m.query, m.query.async_signature(Paths::Short))?;
+        let _ = writeln!(out, "```rust\n// Database\n{blocking}\n// AsyncDatabase\n{future}\n```");
     }
     Ok(out)
 }
