@@ -17,9 +17,12 @@ use std::future::Future;
 use std::hash::Hash;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use multisource_router::{Config, Conn, Result, Route, SourceInfo, Stats};
 use rustc_hash::FxHashMap;
@@ -31,9 +34,10 @@ use crate::{Connection, Database};
 /// parameters and result, returning a [`Call`] to `.await`.
 ///
 /// Cheap to clone (an `Arc`): give each handler its clone. The calls run on threads of the
-/// library's own, started as they are needed. Each source has a lane of as many threads as it has
-/// connections, and the reads of every source a lane of their own, so that a source that is slow
-/// or locked by another process holds up only its own calls: the others' go on. Dropping the last
+/// library's own, started as they are needed. Each source has a lane for its reads, of as many
+/// threads as it has connections, and one for its writes, one at a time as its writer takes them;
+/// the reads of every source have a lane of their own. A source that is slow or locked by another
+/// process holds up only its own calls: the others' go on. Dropping the last
 /// clone waits for the calls already running, and closes every file before it returns, as
 /// dropping a `Database` does.
 ///
@@ -69,7 +73,17 @@ struct Core {
     queue: Mutex<Queue>,
     ready: Condvar,
     max_threads: usize,
+    /// `Queue::arrivals`, readable without the lock by the threads that watch for calls.
+    arrivals: AtomicU64,
 }
+
+/// How long a thread that ended a call watches for the next before it sleeps, and how many
+/// threads watch at once: one is enough to take the next call, more would take the cores the
+/// callers need.
+const SPIN: Duration = Duration::from_micros(50);
+const SPINNERS: usize = 1;
+/// How long a caller whose call was taken at once watches for its answer before it sleeps.
+const WATCH: Duration = Duration::from_micros(10);
 
 /// A call, as a thread runs it.
 type Job = Box<dyn FnOnce(&Database) + Send>;
@@ -84,6 +98,10 @@ struct Queue {
     idle: usize,
     /// Wake-ups sent to idle threads and not yet taken.
     signals: usize,
+    /// Threads that ended a call and watch for the next before they sleep.
+    spinning: usize,
+    /// Calls queued for spinning threads to take, without a wake-up.
+    promised: usize,
     threads: Vec<JoinHandle<()>>,
     closed: bool,
 }
@@ -119,17 +137,25 @@ impl AsyncDatabase {
         let size = |s: &multisource_router::SourceConfig| {
             usize::try_from(s.get_pool_size()).unwrap_or(usize::MAX).max(1)
         };
-        let mut lanes: Vec<Lane> = sources
-            .iter()
-            .map(|s| Lane { jobs: VecDeque::new(), running: 0, limit: size(s) })
-            .collect();
+        // Each source's reads, as many at once as it has connections, then its writes, one at a
+        // time: they take turns on its one writer, and a thread more would only wait for it.
+        let lane = |limit| Lane { jobs: VecDeque::new(), running: 0, limit };
+        let mut lanes: Vec<Lane> = sources.iter().flat_map(|s| [lane(size(s)), lane(1)]).collect();
         // Reads of every source: as many at once as the largest source has connections.
         let widest = sources.iter().map(size).max().unwrap_or(1);
-        lanes.push(Lane { jobs: VecDeque::new(), running: 0, limit: widest.max(2) });
+        lanes.push(lane(widest.max(2)));
         let max_threads = lanes.iter().map(|l| l.limit).fold(0, usize::saturating_add);
-        let names = sources.iter().enumerate().map(|(i, s)| (s.name().into(), i)).collect();
-        let queue =
-            Queue { lanes, arrivals: 0, idle: 0, signals: 0, threads: Vec::new(), closed: false };
+        let names = sources.iter().enumerate().map(|(i, s)| (s.name().into(), 2 * i)).collect();
+        let queue = Queue {
+            lanes,
+            arrivals: 0,
+            idle: 0,
+            signals: 0,
+            spinning: 0,
+            promised: 0,
+            threads: Vec::new(),
+            closed: false,
+        };
         AsyncDatabase {
             handle: Arc::new(Handle {
                 core: Arc::new(Core {
@@ -138,6 +164,7 @@ impl AsyncDatabase {
                     queue: Mutex::new(queue),
                     ready: Condvar::new(),
                     max_threads,
+                    arrivals: AtomicU64::new(0),
                 }),
             }),
         }
@@ -192,26 +219,45 @@ impl AsyncDatabase {
         &self,
         call: impl FnOnce(&Database) -> Result<T> + Send + 'static,
     ) -> Call<T> {
-        let lane = self.handle.core.lanes.len();
-        Call::on_workers(self.clone(), lane, call)
+        Call::on_workers(self.clone(), self.every_source(), call)
     }
 
-    /// Runs `call` with the database on one of the library's threads, in the lane of the source
-    /// that `chat_id` and `source` route to, as [`Database::route`] resolves them (a source that
-    /// is not known goes to the lane of every source; the call itself then says so). What the
-    /// generated async methods and the escape hatches below do.
-    pub fn call_routed<T: Send + 'static>(
+    /// Runs `call`, a read, with the database on one of the library's threads, in the lane of
+    /// the reads of the source that `chat_id` and `source` route to, as [`Database::route`]
+    /// resolves them (a source that is not known goes to the lane of every source; the call
+    /// itself then says so). What the generated async reads and the read closures below do.
+    pub fn call_reading<T: Send + 'static>(
         &self,
         chat_id: Option<i64>,
         source: Option<&str>,
         call: impl FnOnce(&Database) -> Result<T> + Send + 'static,
     ) -> Call<T> {
-        let core = &self.handle.core;
-        let lane = match core.db.route(chat_id, source) {
-            Ok(route) => core.lanes.get(route.source()).copied().unwrap_or(core.lanes.len()),
-            Err(_) => core.lanes.len(),
-        };
+        let lane = self.lane(chat_id, source).unwrap_or_else(|| self.every_source());
         Call::on_workers(self.clone(), lane, call)
+    }
+
+    /// Runs `call`, a write, with the database on one of the library's threads, in the lane of
+    /// the writes of the source that `chat_id` routes to: one at a time per source, in the order
+    /// they come. What the generated async writes and the write closures below do.
+    pub fn call_writing<T: Send + 'static>(
+        &self,
+        chat_id: Option<i64>,
+        call: impl FnOnce(&Database) -> Result<T> + Send + 'static,
+    ) -> Call<T> {
+        let lane = self.lane(chat_id, None).map_or_else(|| self.every_source(), |lane| lane + 1);
+        Call::on_workers(self.clone(), lane, call)
+    }
+
+    /// The lane of the reads of the source a call routes to.
+    fn lane(&self, chat_id: Option<i64>, source: Option<&str>) -> Option<usize> {
+        let core = &self.handle.core;
+        let route = core.db.route(chat_id, source).ok()?;
+        core.lanes.get(route.source()).copied()
+    }
+
+    /// The lane of calls of every source, the last.
+    fn every_source(&self) -> usize {
+        2 * self.handle.core.lanes.len()
     }
 
     /// [`Database::read`], for code that owns what it uses.
@@ -222,7 +268,7 @@ impl AsyncDatabase {
         query: impl FnOnce(&mut Connection) -> diesel::QueryResult<T> + Send + 'static,
     ) -> Call<T> {
         let owned = source.map(str::to_owned);
-        self.call_routed(chat_id, source, move |db| db.read(chat_id, owned.as_deref(), query))
+        self.call_reading(chat_id, source, move |db| db.read(chat_id, owned.as_deref(), query))
     }
 
     /// [`Database::write`], for code that owns what it uses.
@@ -231,7 +277,7 @@ impl AsyncDatabase {
         chat_id: Option<i64>,
         query: impl FnOnce(&mut Connection) -> diesel::QueryResult<T> + Send + 'static,
     ) -> Call<T> {
-        self.call_routed(chat_id, None, move |db| db.write(chat_id, query))
+        self.call_writing(chat_id, move |db| db.write(chat_id, query))
     }
 
     /// [`Database::fan_out`], for code that owns what it uses.
@@ -244,7 +290,7 @@ impl AsyncDatabase {
         let owned = source.map(str::to_owned);
         let call = move |db: &Database| db.fan_out(owned.as_deref(), key, query);
         match source {
-            Some(_) => self.call_routed(None, source, call),
+            Some(_) => self.call_reading(None, source, call),
             None => self.call(call),
         }
     }
@@ -257,7 +303,7 @@ impl AsyncDatabase {
         query: impl FnOnce(Conn<'_>) -> diesel::QueryResult<T> + Send + 'static,
     ) -> Call<T> {
         let owned = source.map(str::to_owned);
-        self.call_routed(chat_id, source, move |db| db.read_any(chat_id, owned.as_deref(), query))
+        self.call_reading(chat_id, source, move |db| db.read_any(chat_id, owned.as_deref(), query))
     }
 
     /// [`Database::write_any`], for code that owns what it uses.
@@ -266,7 +312,7 @@ impl AsyncDatabase {
         chat_id: Option<i64>,
         query: impl FnOnce(Conn<'_>) -> diesel::QueryResult<T> + Send + 'static,
     ) -> Call<T> {
-        self.call_routed(chat_id, None, move |db| db.write_any(chat_id, query))
+        self.call_writing(chat_id, move |db| db.write_any(chat_id, query))
     }
 }
 
@@ -301,7 +347,8 @@ impl Core {
     }
 
     /// Queues `job` in `lane`; when the lane has room, wakes an idle thread or starts one.
-    fn submit(self: &Arc<Core>, lane: usize, job: Job) {
+    /// True when a thread watching for calls takes it at once.
+    fn submit(self: &Arc<Core>, lane: usize, job: Job) -> bool {
         let mut queue = self.lock();
         let arrival = queue.arrivals;
         queue.arrivals += 1;
@@ -309,7 +356,13 @@ impl Core {
         lane.jobs.push_back((arrival, job));
         if lane.running >= lane.limit {
             // A thread running one of the lane's calls takes it when that call ends.
-            return;
+            return false;
+        }
+        self.arrivals.store(queue.arrivals, Relaxed);
+        if queue.spinning > queue.promised {
+            // A thread watching for calls takes it, with no wake-up to pay.
+            queue.promised += 1;
+            return true;
         }
         if queue.idle > queue.signals {
             queue.signals += 1;
@@ -336,10 +389,13 @@ impl Core {
                 Err(_) => {}
             }
         }
+        false
     }
 
     /// A thread's life: run calls until the last handle is dropped and none is left that it may
-    /// take (a call left in a full lane is taken by a thread of that lane).
+    /// take (a call left in a full lane is taken by a thread of that lane). Between calls, a
+    /// thread watches for the next one a little while before it sleeps: a wake-up costs tens of
+    /// microseconds on a busy machine, the watch a few.
     fn work(&self) {
         let mut queue = self.lock();
         loop {
@@ -353,13 +409,37 @@ impl Core {
             if queue.closed {
                 return;
             }
-            queue.idle += 1;
-            while queue.signals == 0 && !queue.closed {
-                queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+            if queue.spinning >= SPINNERS {
+                queue = self.sleep(queue);
+                continue;
             }
-            queue.signals = queue.signals.saturating_sub(1);
-            queue.idle -= 1;
+            queue.spinning += 1;
+            let seen = queue.arrivals;
+            drop(queue);
+            let start = Instant::now();
+            while self.arrivals.load(Relaxed) == seen && start.elapsed() < SPIN {
+                std::hint::spin_loop();
+            }
+            queue = self.lock();
+            queue.spinning -= 1;
+            // A call promised to the watchers is taken by this one or another, under this lock.
+            queue.promised = queue.promised.min(queue.spinning);
+            if self.arrivals.load(Relaxed) != seen || queue.closed {
+                continue;
+            }
+            queue = self.sleep(queue);
         }
+    }
+
+    /// Waits, idle, for a wake-up.
+    fn sleep<'q>(&'q self, mut queue: MutexGuard<'q, Queue>) -> MutexGuard<'q, Queue> {
+        queue.idle += 1;
+        while queue.signals == 0 && !queue.closed {
+            queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+        queue.signals = queue.signals.saturating_sub(1);
+        queue.idle -= 1;
+        queue
     }
 }
 
@@ -400,7 +480,7 @@ pub struct Call<T> {
 
 enum State<T> {
     /// Not polled yet: what starts it, and the handle that keeps its threads.
-    Ready(Box<dyn FnOnce(Arc<Slot<T>>) + Send>, Option<AsyncDatabase>),
+    Ready(Box<dyn FnOnce(Arc<Slot<T>>) -> bool + Send>, Option<AsyncDatabase>),
     /// Handed over: where its answer comes, and the handle that keeps its threads.
     Running {
         slot: Arc<Slot<T>>,
@@ -414,6 +494,8 @@ enum State<T> {
 /// Where a call's answer comes.
 struct Slot<T> {
     inner: Mutex<SlotInner<T>>,
+    /// Set once the answer is in `inner`, for a caller that watches for it.
+    answered: AtomicBool,
 }
 
 struct SlotInner<T> {
@@ -437,6 +519,7 @@ impl<T> Slot<T> {
         let waker = {
             let mut inner = self.lock();
             inner.answer = Some(answer);
+            self.answered.store(true, Release);
             inner.waker.take()
         };
         if let Some(waker) = waker {
@@ -454,7 +537,7 @@ impl<T: Send + 'static> Call<T> {
         let core = Arc::clone(&db.handle.core);
         let start = move |slot: Arc<Slot<T>>| {
             let job = move |db: &Database| slot.run(|| call(db));
-            core.submit(lane, Box::new(job));
+            core.submit(lane, Box::new(job))
         };
         Call { state: State::Ready(Box::new(start), Some(db)) }
     }
@@ -465,6 +548,7 @@ impl<T: Send + 'static> Call<T> {
                 let slot = Arc::clone(&slot);
                 move || slot.run(call)
             });
+            // Opening takes long: the caller does not watch for it.
             if let Err(e) = spawned {
                 let error = multisource_router::Error::Open {
                     source_name: String::new(),
@@ -473,6 +557,7 @@ impl<T: Send + 'static> Call<T> {
                 };
                 slot.run(|| Err(error));
             }
+            false
         };
         Call { state: State::Ready(Box::new(start), None) }
     }
@@ -493,9 +578,18 @@ impl<T> Future for Call<T> {
                     waker: Some(cx.waker().clone()),
                     abandoned: false,
                 }),
+                answered: AtomicBool::new(false),
             });
             this.state = State::Running { slot: Arc::clone(&slot), _keep: keep };
-            start(slot);
+            if start(Arc::clone(&slot)) {
+                // Taken at once by a thread that was watching for calls: a short call answers
+                // in less time than a wake-up of this thread would take, so watch for it, a
+                // bounded moment, before going to sleep.
+                let begin = Instant::now();
+                while !slot.answered.load(Acquire) && begin.elapsed() < WATCH {
+                    std::hint::spin_loop();
+                }
+            }
         }
         match &this.state {
             State::Running { slot, .. } => {

@@ -162,26 +162,23 @@ fn async_body(query: &Query, method: TokenStream) -> TokenStream {
     // The lane the call waits in: its source's, as the blocking method will route it, worked
     // out before the arguments are carried.
     let (some, none) = (quote!(::core::option::Option::Some), quote!(::core::option::Option::None));
-    let source = match query.kind {
-        Kind::Read => quote!(source),
-        Kind::Write => none.clone(),
-    };
     let this = quote!(::multisource::AsyncDatabase);
+    let start = |chat: TokenStream| match query.kind {
+        Kind::Read => quote!(#this::call_reading(self, #chat, source, __multisource_call)),
+        Kind::Write => quote!(#this::call_writing(self, #chat, __multisource_call)),
+    };
     let (chat_let, start) = match &query.scope {
         Scope::Chat(expr) => (
             quote_spanned!(expr.span()=> let __multisource_chat: i64 = #expr;),
-            quote!(#this::call_routed(self, #some(__multisource_chat), #source, __multisource_call)),
+            start(quote!(#some(__multisource_chat))),
         ),
-        Scope::Global => (
-            TokenStream::new(),
-            quote!(#this::call_routed(self, #none, #source, __multisource_call)),
-        ),
+        Scope::Global => (TokenStream::new(), start(none.clone())),
         // The named source's lane, else the lane of calls of every source.
         Scope::AllSources { .. } => (
             TokenStream::new(),
             quote! {
                 match source {
-                    #some(_) => #this::call_routed(self, #none, source, __multisource_call),
+                    #some(_) => #this::call_reading(self, #none, source, __multisource_call),
                     #none => #this::call(self, __multisource_call),
                 }
             },

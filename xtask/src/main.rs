@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask codegen [--check]`: writes the generated files (`schema/src/schema.rs`), or
 //!   with `--check` fails when one of them is stale.
-//! - `cargo xtask bench [overhead | peer | scale] [options]`: builds the benchmarks in release mode
+//! - `cargo xtask bench [overhead | peer | async | scale] [options]`: builds the benchmarks in release mode
 //!   and runs them (all of them without an argument); see `BENCHMARKS.md`.
 //! - `cargo xtask test [args]`: the whole test suite, PostgreSQL's tests included: starts a
 //!   throwaway PostgreSQL server (unless `MULTISOURCE_TEST_POSTGRES` names one), runs
@@ -45,8 +45,8 @@ usage: cargo xtask <task>
 
 tasks:
   codegen [--check]   write the generated files, or check that they are fresh
-  bench [what] [opts] run the benchmarks in release mode: overhead, peer, scale
-                      (all without one), kinds (SQLite against PostgreSQL, on a
+  bench [what] [opts] run the benchmarks in release mode: overhead, peer, async,
+                      scale (all without one), kinds (SQLite against PostgreSQL, on a
                       throwaway server); peer takes --durability normal|full, --reps N;
                       --quick runs them small
   test [args]         run every test, PostgreSQL's included, on a throwaway server

@@ -4,6 +4,8 @@
 //!   as a ratio, and `Database::route` per tier;
 //! - `peer [--durability normal|full]`: the Python bot's measured workload, rows (a) to (g), for
 //!   side-by-side comparison;
+//! - `async`: the async API against the blocking one on the same queries, and throughput with
+//!   1 to 1,024 tasks;
 //! - `scale`: how costs grow with sources, mapping entries, fan-out width and threads;
 //! - `kinds` (the `postgres` feature): the same routed calls on a SQLite and a PostgreSQL source,
 //!   on the server `MULTISOURCE_BENCH_POSTGRES` names.
@@ -13,6 +15,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod asynchronous;
 #[cfg(feature = "postgres")]
 mod kinds;
 mod overhead;
@@ -24,7 +27,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: multisource-bench [overhead | peer | scale | profile <save|lookup|setting>] [--quick]
+usage: multisource-bench [overhead | peer | async | scale | profile <save|lookup|setting>] [--quick]
        multisource-bench peer [--durability normal|full] [--reps N]
        multisource-bench kinds [--quick]   (the `postgres` feature; MULTISOURCE_BENCH_POSTGRES)";
 
@@ -39,6 +42,7 @@ struct Args {
     what: Vec<String>,
     overhead: overhead::Size,
     peer: peer::Options,
+    asynchronous: asynchronous::Size,
     scale: scale::Size,
 }
 
@@ -69,6 +73,10 @@ fn parse(args: &[String]) -> Result<Args, String> {
             false => overhead::Size { calls: 20_000, rounds: 11 },
         },
         peer: peer::Options { durability, reps, scale: if quick { 20 } else { 1 } },
+        asynchronous: match quick {
+            true => asynchronous::Size { calls: 200, rounds: 3 },
+            false => asynchronous::Size { calls: 20_000, rounds: 7 },
+        },
         scale: match quick {
             true => scale::Size { calls: 200, reps: 1, scale: 20, max_mapping: 10_000 },
             false => scale::Size { calls: 100_000, reps: 5, scale: 1, max_mapping: 1_000_000 },
@@ -87,8 +95,11 @@ fn run(dir: &Path, args: &Args) -> Result<(), String> {
                 peer::run(dir, peer::Options { durability, ..args.peer });
             }
             println!();
+            asynchronous::run(dir, args.asynchronous);
+            println!();
             scale::run(dir, args.scale);
         }
+        ["async"] => asynchronous::run(dir, args.asynchronous),
         ["overhead"] => overhead::run(dir, args.overhead),
         ["peer"] => peer::run(dir, args.peer),
         ["scale"] => scale::run(dir, args.scale),
@@ -144,6 +155,7 @@ mod tests {
             let options = crate::peer::Options { durability, reps: 1, scale: 50 };
             crate::peer::run(dir.path(), options);
         }
+        crate::asynchronous::run(dir.path(), crate::asynchronous::Size { calls: 20, rounds: 1 });
         let size = crate::scale::Size { calls: 20, reps: 1, scale: 200, max_mapping: 1_000 };
         crate::scale::run(dir.path(), size);
     }
