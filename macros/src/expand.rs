@@ -255,16 +255,22 @@ impl VisitMut for ReachFurther {
 fn dispatch(query: &Query, args: &[TokenStream]) -> TokenStream {
     let name = query.name();
     let span = query.func.sig.output.span();
+    // The arguments' values (for a fan-out, each source's clones), and the parameters' names
+    // that bind them in the copy that runs.
+    let tuple = quote!((#(#args,)*));
+    let names: Vec<&syn::Ident> = query.params.iter().map(|p| &p.ident).collect();
+    let pattern = quote!((#(#names,)*));
     let copies = COPIES.iter().map(|kind| {
         let module = copy_module(query, kind);
         let gate = format_ident!("{}", kind.gate);
         quote_spanned!(span=> ::multisource::__private::#gate!(
-            expr: |__multisource_c| #module::#name(__multisource_c, #(#args),*)
+            expr: |__multisource_c, #pattern| #module::#name(__multisource_c, #(#names),*)
         ))
     });
     quote_spanned!(span=> ::multisource::__private::Conn::run(
         __multisource_conn,
-        |__multisource_c| #name(__multisource_c, #(#args),*),
+        #tuple,
+        |__multisource_c, #pattern| #name(__multisource_c, #(#names),*),
         #(#copies),*
     ))
 }

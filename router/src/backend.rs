@@ -159,19 +159,25 @@ impl Conn<'_> {
         }
     }
 
-    /// Runs the copy of a query for the connection's kind: `sqlite` on a SQLite connection,
-    /// `postgres` on a PostgreSQL one (with the `postgres` feature; without it, the parameter is
-    /// `()`). The generated methods of the annotated queries call it with each kind's copy.
-    pub fn run<T>(
+    /// Runs the copy of a query for the connection's kind with the call's arguments: `sqlite` on
+    /// a SQLite connection, `postgres` on a PostgreSQL one (with the `postgres` feature; without
+    /// it, the parameter is `()`). The generated methods of the annotated queries call it with
+    /// each kind's copy; the arguments are handed to the one that runs, so that an argument
+    /// taken by value is moved once.
+    pub fn run<A, T>(
         self,
-        sqlite: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
-        #[cfg(feature = "postgres")] postgres: impl FnOnce(&mut diesel::PgConnection) -> QueryResult<T>,
+        args: A,
+        sqlite: impl FnOnce(&mut SqliteConnection, A) -> QueryResult<T>,
+        #[cfg(feature = "postgres")] postgres: impl FnOnce(
+            &mut diesel::PgConnection,
+            A,
+        ) -> QueryResult<T>,
         #[cfg(not(feature = "postgres"))] _postgres: (),
     ) -> QueryResult<T> {
         match self {
-            Conn::Sqlite(conn) => sqlite(conn),
+            Conn::Sqlite(conn) => sqlite(conn, args),
             #[cfg(feature = "postgres")]
-            Conn::Pg(conn) => postgres(conn),
+            Conn::Pg(conn) => postgres(conn, args),
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn attach_media<M: Messages>(
         };
     }
     let media: Vec<MediaAttachment> = db.read_any(None, Some(default), |conn| {
-        conn.run(|c| media!(c), crate::__private::__if_postgres!(expr: |c| media!(c)))
+        conn.run((), |c, ()| media!(c), crate::__private::__if_postgres!(expr: |c, ()| media!(c)))
     })?;
     for message in found.messages() {
         if message.media.is_none() {
