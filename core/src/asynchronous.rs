@@ -544,22 +544,27 @@ impl<T: Send + 'static> Call<T> {
 
     fn on_own_thread(call: impl FnOnce() -> Result<T> + Send + 'static) -> Call<T> {
         let start = move |slot: Arc<Slot<T>>| {
+            let call = Arc::new(Mutex::new(Some(call)));
             let spawned = std::thread::Builder::new().name("multisource-open".into()).spawn({
-                let slot = Arc::clone(&slot);
-                move || slot.run(call)
+                let (slot, call) = (Arc::clone(&slot), Arc::clone(&call));
+                move || run_once(&slot, &call)
             });
-            // Opening takes long: the caller does not watch for it.
-            if let Err(e) = spawned {
-                let error = multisource_router::Error::Open {
-                    source_name: String::new(),
-                    path: PathBuf::new(),
-                    detail: format!("cannot start a thread to open the database on: {e}"),
-                };
-                slot.run(|| Err(error));
+            // Opening takes long: the caller does not watch for it. With no thread to be had,
+            // it opens here rather than fail with an error that would name no source.
+            if spawned.is_err() {
+                run_once(&slot, &call);
             }
             false
         };
         Call { state: State::Ready(Box::new(start), None) }
+    }
+}
+
+/// Runs the call kept in `call` into `slot`, if no one has taken it yet.
+fn run_once<T, F: FnOnce() -> Result<T>>(slot: &Slot<T>, call: &Mutex<Option<F>>) {
+    let call = call.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(call) = call {
+        slot.run(call);
     }
 }
 
