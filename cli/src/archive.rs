@@ -12,7 +12,7 @@ use multisource_router::{Opened, Purpose};
 use crate::db;
 use crate::error::Error;
 use crate::moving::{self, Destination};
-use crate::output::{Outcome, Table, describe, load_config, progress, source, to_json};
+use crate::output::{Bot, Outcome, Table, describe, load_config, progress, source, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -50,12 +50,13 @@ struct Skipped {
 /// Runs `archive`.
 pub(crate) fn run(
     config_path: &Path,
+    bot: Bot,
     inactive_days: u32,
     request: &Destination<'_>,
     json: bool,
     out: &mut String,
 ) -> Result<Outcome, Error> {
-    let config = load_config(config_path)?;
+    let config = load_config(config_path, bot)?;
     let to = source(&config, request.to)?;
     if to.is_readonly() && !request.offline && !request.dry_run {
         return Err(Error::ReadOnly { source_name: to.name().to_owned(), action: "archive into" });
@@ -70,7 +71,7 @@ pub(crate) fn run(
     if request.dry_run {
         report.chats = planned;
     } else {
-        archive(config_path, to, journal, planned, &mut report)?;
+        archive(config_path, bot, to, journal, planned, &mut report)?;
     }
     if json {
         out.push_str(&to_json(&report));
@@ -215,12 +216,13 @@ fn find_candidates(
 /// mapping: the cost is the rows moved, and one reading and writing of the configuration.
 fn archive(
     config_path: &Path,
+    bot: Bot,
     to: &multisource::SourceConfig,
     journal: Option<moving::Journal>,
     planned: Vec<Candidate>,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let config = load_config(config_path)?;
+    let config = load_config(config_path, bot)?;
     let chats: Vec<i64> = planned.iter().map(|c| c.chat).collect();
     if !chats.is_empty() {
         moving::prepare_mapping(config_path, &chats, to.name())?;

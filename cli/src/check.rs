@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::db::state_word;
 use crate::error::Error;
-use crate::output::{Outcome, Table, describe, to_json};
+use crate::output::{Bot, Outcome, Table, describe, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -64,12 +64,12 @@ enum Severity {
 }
 
 /// Runs `check` on the configuration at `path`.
-pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, Error> {
+pub(crate) fn run(path: &Path, bot: Bot, json: bool, out: &mut String) -> Result<Outcome, Error> {
     // A file that is not there is a mistake in the command; one that is there is what is checked.
     if let Err(e) = std::fs::metadata(path) {
         return Err(Error::ConfigUnreadable { path: path.to_path_buf(), error: e });
     }
-    let report = match Config::from_file(path) {
+    let report = match bot.config(path) {
         Ok(config) => check(path, &config),
         Err(error) => Report {
             config: path.to_path_buf(),

@@ -3,7 +3,7 @@
 //! only what the commands share about them.
 
 use multisource::{SchemaState, SourceConfig};
-use multisource_migrations::Table;
+use multisource_migrations::{Schema, Table};
 
 /// Whether the source's data is there without asking the database: a SQLite file must exist;
 /// a server is asked by connecting.
@@ -11,13 +11,10 @@ pub(crate) fn exists(source: &SourceConfig) -> bool {
     source.location().exists()
 }
 
-/// The tables of the schema that hold rows of chats (those with a `chat_id` column), as the
-/// migrations define them.
-pub(crate) fn chat_tables() -> Vec<&'static Table> {
-    multisource_migrations::expected()
-        .iter()
-        .filter(|t| t.columns.iter().any(|c| c.name == "chat_id"))
-        .collect()
+/// The tables of `schema` that hold rows of chats (those with a `chat_id` column), as the
+/// migrations define them, a bot's own included.
+pub(crate) fn chat_tables(schema: &Schema) -> Vec<&Table> {
+    schema.expected().iter().filter(|t| t.columns.iter().any(|c| c.name == "chat_id")).collect()
 }
 
 /// The schema state in a word, for scripts.

@@ -132,6 +132,20 @@ pub(crate) enum Error {
         /// What differs from the migrations, one per table or column.
         mismatches: Vec<String>,
     },
+    /// A source holds migrations the command does not know: a bot's, whose tables it would leave
+    /// behind.
+    #[error(
+        "`{source_name}` holds migrations this command does not know ({}): they are the bot's, \
+         and moving the chat with this command would leave the rows of the bot's tables behind; \
+         run the bot's own command, built with `multisource_cli::main_with`, which knows them",
+        .versions.join(", ")
+    )]
+    UnknownMigrations {
+        /// The source.
+        source_name: String,
+        /// The versions recorded there and unknown here.
+        versions: Vec<String>,
+    },
     /// The origin's write lock stayed taken.
     #[error(
         "`{source_name}` is busy: its write lock stayed taken longer than its timeout \
@@ -207,6 +221,7 @@ impl Error {
                 | Error::NothingToMove { .. }
                 | Error::SameDatabase { .. }
                 | Error::ReadOnly { .. }
+                | Error::UnknownMigrations { .. }
         )
     }
 

@@ -24,6 +24,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::output::Bot;
+
 /// See where a multisource bot's data lives, and move it.
 #[derive(Debug, Parser)]
 #[command(name = "multisource", version, about, long_about = None)]
@@ -120,6 +122,27 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(std::env::args_os()))
 }
 
+/// A bot's own `multisource` command, which knows the bot's migrations (made by
+/// `multisource::migrations!`) beside multisource's: `migrate` applies them, `check` and
+/// `status` check them, `move-chat` and `archive` move the rows of the bot's tables that have a
+/// `chat_id` column. A bot gives it a binary of its own:
+///
+/// ```no_run
+/// // src/bin/multisource.rs of the bot's crate
+/// static MIGRATIONS: multisource::BotMigrations = multisource::BotMigrations {
+///     sqlite: &[],
+///     postgres: None,
+/// };
+/// # // A real bot writes `multisource::migrations!(sqlite = "migrations")` instead.
+///
+/// fn main() -> std::process::ExitCode {
+///     multisource_cli::main_with(&MIGRATIONS)
+/// }
+/// ```
+pub fn main_with(migrations: &'static multisource::BotMigrations) -> ExitCode {
+    ExitCode::from(run_with(std::env::args_os(), migrations))
+}
+
 /// Runs one command line (`args`, the program's name first), prints what the command prints on
 /// standard output and standard error, and returns the exit status: 0 clean, 1 a finding, 2 bad
 /// usage.
@@ -128,7 +151,19 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let ran = run_captured(args);
+    printed(captured(args, Bot(None)))
+}
+
+/// [`run`] for a bot's own command, which knows the bot's migrations ([`main_with`]).
+pub fn run_with<I, T>(args: I, migrations: &'static multisource::BotMigrations) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    printed(captured(args, Bot(Some(migrations))))
+}
+
+fn printed(ran: Ran) -> u8 {
     print!("{}", ran.stdout);
     eprint!("{}", ran.stderr);
     ran.status
@@ -152,6 +187,23 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    captured(args, Bot(None))
+}
+
+/// [`run_captured`] for a bot's own command, which knows the bot's migrations ([`main_with`]).
+pub fn run_captured_with<I, T>(args: I, migrations: &'static multisource::BotMigrations) -> Ran
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    captured(args, Bot(Some(migrations)))
+}
+
+fn captured<I, T>(args: I, bot: Bot) -> Ran
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
@@ -166,14 +218,14 @@ where
     let out = &mut stdout;
     let (json, result) = match cli.command {
         Command::Demo { dir } => (false, demo::run(&dir, out)),
-        Command::Check { config, json } => (json, check::run(&config, json, out)),
-        Command::Status { config, json } => (json, status::run(&config, json, out)),
+        Command::Check { config, json } => (json, check::run(&config, bot, json, out)),
+        Command::Status { config, json } => (json, status::run(&config, bot, json, out)),
         Command::Migrate { config, dry_run, json } => {
-            (json, migrate::run(&config, dry_run, json, out))
+            (json, migrate::run(&config, bot, dry_run, json, out))
         }
         Command::MoveChat { config, chat, to, moving: MoveOptions { offline, dry_run, json } } => {
             let request = moving::Destination { to: &to, offline, dry_run };
-            (json, moving::run(&config, chat, &request, json, out))
+            (json, moving::run(&config, bot, chat, &request, json, out))
         }
         Command::Archive {
             config,
@@ -182,7 +234,7 @@ where
             moving: MoveOptions { offline, dry_run, json },
         } => {
             let request = moving::Destination { to: &to, offline, dry_run };
-            (json, archive::run(&config, inactive_days, &request, json, out))
+            (json, archive::run(&config, bot, inactive_days, &request, json, out))
         }
     };
     let status = match result {

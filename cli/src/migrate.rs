@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use multisource::{Kind, Preflight, SchemaState, SourceConfig, SourceReport};
+use multisource::{Preflight, SchemaState, SourceConfig, SourceReport};
 use serde::Serialize;
 
 use multisource_router::{Opened, Purpose};
 
 use crate::error::Error;
-use crate::output::{Outcome, Table, describe, load_config, to_json};
+use crate::output::{Bot, Outcome, Table, describe, load_config, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -38,11 +38,12 @@ struct SourceMigration {
 /// Runs `migrate` on the configuration at `path`.
 pub(crate) fn run(
     path: &Path,
+    bot: Bot,
     dry_run: bool,
     json: bool,
     out: &mut String,
 ) -> Result<Outcome, Error> {
-    let config = load_config(path)?;
+    let config = load_config(path, bot)?;
     let sources: Vec<SourceMigration> = config
         .sources()
         .iter()
@@ -91,8 +92,8 @@ fn read_only(source: &SourceConfig) -> SourceMigration {
 }
 
 /// The names of the migrations `state` still needs, and the Python version it would adopt.
-fn pending(state: &SchemaState, kind: Kind) -> (Option<i64>, Vec<String>) {
-    let (versions, names) = kind.migrations();
+fn pending(state: &SchemaState, source: &SourceConfig) -> (Option<i64>, Vec<String>) {
+    let (versions, names) = source.kind().migrations(source.schema());
     let skip = |done: &dyn Fn(&str) -> bool| -> Vec<String> {
         versions.iter().zip(&names).filter(|(v, _)| !done(v)).map(|(_, n)| n.clone()).collect()
     };
@@ -114,7 +115,7 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
         return out;
     }
     let state = found.state.unwrap_or(SchemaState::Empty);
-    let (adopt, names) = pending(&state, source.kind());
+    let (adopt, names) = pending(&state, source);
     if dry_run {
         let action = match (found.exists, names.is_empty() && adopt.is_none()) {
             (false, _) => "would-create",
@@ -132,7 +133,7 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
         .map_err(|e| describe(&e));
     match result {
         Ok(report) => {
-            let (versions, all) = source.kind().migrations();
+            let (versions, all) = source.kind().migrations(source.schema());
             let action = match (created, report.applied.is_empty()) {
                 (true, _) => "created",
                 (false, true) if report.adopted_python_version.is_none() => "current",

@@ -37,7 +37,7 @@ use multisource_router::{Opened, Purpose, Row, canonical_row};
 
 use crate::db::{self, chat_tables};
 use crate::error::Error;
-use crate::output::{Outcome, Table, load_config, progress, source, to_json};
+use crate::output::{Bot, Outcome, Table, load_config, progress, source, to_json};
 
 /// Where `move-chat` or `archive` was asked to move chats, and how.
 #[derive(Debug, Clone, Copy)]
@@ -144,13 +144,14 @@ impl Journal {
 /// Runs `move-chat`.
 pub(crate) fn run(
     config_path: &Path,
+    bot: Bot,
     chat: i64,
     request: &Destination<'_>,
     json: bool,
     out: &mut String,
 ) -> Result<Outcome, Error> {
-    let bar = progress(chat_tables().len() as u64, json || request.dry_run, "tables");
-    let moved = move_chat(config_path, chat, request, &bar);
+    let bar = progress(0, json || request.dry_run, "tables");
+    let moved = move_chat(config_path, bot, chat, request, &bar);
     bar.finish_and_clear();
     let moved = moved?;
     if json {
@@ -220,11 +221,13 @@ fn failed(what: impl Into<String>) -> impl FnOnce(multisource::Error) -> Error {
 /// Moves a chat, or reports what would move; `bar` advances a table at a time.
 fn move_chat(
     config_path: &Path,
+    bot: Bot,
     chat: i64,
     request: &Destination<'_>,
     bar: &ProgressBar,
 ) -> Result<Moved, Error> {
-    let config = load_config(config_path)?;
+    let config = load_config(config_path, bot)?;
+    bar.set_length(chat_tables(config.schema()).len() as u64);
     let to = source(&config, request.to)?;
     let journal = read_journal(config_path)?;
     let resumed_from = match &journal {
@@ -391,7 +394,7 @@ pub(crate) fn rows_of(source: &SourceConfig, chat: i64) -> Result<Vec<(String, i
     let mut db = Opened::open(source, Purpose::Inspect).map_err(unreadable())?;
     let present = db.table_names().map_err(unreadable())?;
     let mut rows = Vec::new();
-    for table in chat_tables().into_iter().filter(|t| present.contains(&t.name)) {
+    for table in chat_tables(source.schema()).into_iter().filter(|t| present.contains(&t.name)) {
         let n = db.count(&table.name, Some(chat)).map_err(unreadable())?;
         rows.push((table.name.clone(), n));
     }
@@ -412,11 +415,18 @@ fn prepare_destination(to: &SourceConfig) -> Result<Opened, Error> {
     Ok(db)
 }
 
-/// Every column of every chat table is in the database.
+/// Every column of every chat table is in the database, and every migration recorded there is
+/// known: a bot's unknown to this command would have tables of chats it cannot move.
 fn schema_holds_chat_tables(db: &mut Opened, s: &SourceConfig) -> Result<(), Error> {
+    let versions = db
+        .unknown_migrations()
+        .map_err(failed(format!("cannot read the migrations of `{}`", s.name())))?;
+    if !versions.is_empty() {
+        return Err(Error::UnknownMigrations { source_name: s.name().to_owned(), versions });
+    }
     let mismatches =
         db.check().map_err(failed(format!("cannot read the schema of `{}`", s.name())))?;
-    let chat_tables: Vec<String> = chat_tables().iter().map(|t| t.name.clone()).collect();
+    let chat_tables: Vec<String> = chat_tables(s.schema()).iter().map(|t| t.name.clone()).collect();
     let relevant: Vec<String> = mismatches
         .iter()
         .filter(|m| match m {
@@ -465,7 +475,7 @@ fn lock(from: &SourceConfig, chat: i64) -> Result<Locked, Error> {
     let mut origin = Opened::open(from, Purpose::Move { create: false })
         .map_err(failed(format!("cannot open `{}` ({})", from.name(), from.location())))?;
     schema_holds_chat_tables(&mut origin, from)?;
-    let tables = chat_tables();
+    let tables = chat_tables(from.schema());
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     origin.begin_locked(&names).map_err(|error| Error::Busy {
         source_name: from.name().to_owned(),
@@ -491,7 +501,7 @@ fn copy_and_verify(
     let mut dest = prepare_destination(to)?;
     dest.begin().map_err(failed(format!("cannot take the write lock of `{}`", to.name())))?;
     let mut moves = Vec::new();
-    for (i, (table, rows)) in chat_tables().into_iter().zip(held).enumerate() {
+    for (i, (table, rows)) in chat_tables(to.schema()).into_iter().zip(held).enumerate() {
         bar.set_message(table.name.clone());
         for row in rows {
             dest.upsert(table, row).map_err(failed(format!("copying `{}`", table.name)))?;

@@ -36,9 +36,25 @@ pub(crate) fn describe(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// Loads a configuration file; a missing or invalid one is bad usage.
-pub(crate) fn load_config(path: &Path) -> Result<multisource::Config, Error> {
-    multisource::Config::from_file(path).map_err(Error::config)
+/// The bot this command line serves: its own migrations, when the bot built its own
+/// `multisource` command ([`crate::run_with`]); none for the stock `multisource` binary.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Bot(pub(crate) Option<&'static multisource::BotMigrations>);
+
+impl Bot {
+    /// The configuration file at `path`, with the bot's migrations beside multisource's.
+    pub(crate) fn config(self, path: &Path) -> multisource::Result<multisource::Config> {
+        let config = multisource::Config::from_file(path)?;
+        match self.0 {
+            Some(migrations) => config.with_migrations(migrations),
+            None => Ok(config),
+        }
+    }
+}
+
+/// Loads a configuration file, with the bot's migrations; a missing or invalid one is bad usage.
+pub(crate) fn load_config(path: &Path, bot: Bot) -> Result<multisource::Config, Error> {
+    bot.config(path).map_err(Error::config)
 }
 
 /// The names of the configured sources, for messages.

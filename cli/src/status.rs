@@ -13,7 +13,7 @@ use multisource_router::{Opened, Purpose};
 
 use crate::db::{self, chat_tables};
 use crate::error::Error;
-use crate::output::{Outcome, Table, bytes, describe, load_config, some_of, to_json};
+use crate::output::{Bot, Outcome, Table, bytes, describe, load_config, some_of, to_json};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -50,8 +50,8 @@ struct SourceStatus {
 }
 
 /// Runs `status` on the configuration at `path`.
-pub(crate) fn run(path: &Path, json: bool, out: &mut String) -> Result<Outcome, Error> {
-    let config = load_config(path)?;
+pub(crate) fn run(path: &Path, bot: Bot, json: bool, out: &mut String) -> Result<Outcome, Error> {
+    let config = load_config(path, bot)?;
     let sources: Vec<SourceStatus> = config.sources().iter().map(|s| status(&config, s)).collect();
     let unreadable = sources.iter().any(|s| s.error.is_some());
     let report = Report {
@@ -110,7 +110,7 @@ fn read(config: &Config, source: &SourceConfig, out: &mut SourceStatus) -> multi
         for table in &tables {
             out.rows.insert(table.clone(), db.count(table, None)?);
         }
-        let held: Vec<&str> = chat_tables()
+        let held: Vec<&str> = chat_tables(config.schema())
             .iter()
             .filter(|t| tables.contains(&t.name))
             .map(|t| t.name.as_str())

@@ -47,12 +47,12 @@ pub use crate::models::{
     DelayedTask, MediaAttachment, MediaAttachmentUpdate, NewMediaAttachment, NewMessage,
     SpamMessage,
 };
-pub use multisource_macros::{read, write};
+pub use multisource_macros::{migrations, read, write};
 pub use multisource_router::{
-    Access, Config, ConfigBuilder, Conn, Durability, Error, Finding, InvalidArgument, Kind,
-    Location, Mismatch, OnSourceError, PoolRole, Preflight, RefusedBy, Result, Route, Router,
-    SchemaState, Server, Severity, SourceConfig, SourceInfo, SourceReport, SourceStats, SqliteFile,
-    Stats, Tier, TierCounts,
+    Access, BotMigration, BotMigrations, Config, ConfigBuilder, Conn, Durability, Error, Finding,
+    InvalidArgument, Kind, Location, Mismatch, OnSourceError, PoolRole, Preflight, RefusedBy,
+    Result, Route, Router, Schema, SchemaError, SchemaState, Server, Severity, SourceConfig,
+    SourceInfo, SourceReport, SourceStats, SqliteFile, Stats, Tier, TierCounts,
 };
 /// The diesel tables of the schema.
 pub use multisource_schema as schema;

@@ -34,6 +34,7 @@
 //! `CountMessagesExt`), implemented for `Database`; bring it into scope to call the method.
 
 mod expand;
+mod migrations;
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +56,26 @@ pub fn read(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn write(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_inner(Kind::Write, attr.into(), item.into(), mode()).into()
+}
+
+/// Embeds a bot's own migrations, in diesel's format, in its binary: a folder per migration,
+/// named `<version>_<description>` (`2026-12-01-000001_create_reminders`), holding `up.sql` and
+/// `down.sql`. The folders are relative to the crate's `Cargo.toml`; `postgres` is needed only
+/// for PostgreSQL sources. It makes a `multisource::BotMigrations`, given to
+/// `Config::with_migrations`:
+///
+/// ```text
+/// static MIGRATIONS: multisource::BotMigrations =
+///     multisource::migrations!(sqlite = "migrations", postgres = "migrations-postgres");
+/// ```
+///
+/// Each file is included with `include_str!`, so editing one rebuilds the crate; a new folder
+/// needs a `build.rs` with `println!("cargo:rerun-if-changed=migrations")` to be seen, as with
+/// diesel's own `embed_migrations!`.
+#[proc_macro]
+pub fn migrations(input: TokenStream) -> TokenStream {
+    let folders = syn::parse_macro_input!(input as migrations::Folders);
+    migrations::expand(folders).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Inherent methods in the crate that defines `Database`, an extension trait everywhere else.

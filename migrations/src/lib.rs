@@ -13,10 +13,10 @@
 mod introspect;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod schema;
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::OnceLock;
 
 use diesel::migration::{Migration, MigrationConnection, MigrationSource};
 use diesel::prelude::*;
@@ -25,6 +25,7 @@ use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use crate::introspect::{Column, Table, tables};
+pub use crate::schema::{BotMigration, BotMigrations, Schema, SchemaError};
 
 /// Every migration of the schema, embedded in the binary, oldest first.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -110,6 +111,12 @@ pub enum MigrationError {
          empty database, or one multisource created"
     )]
     UnknownTables,
+    /// The bot's migrations give no PostgreSQL version, and the source is a PostgreSQL one.
+    #[error(
+        "the bot's migrations have no PostgreSQL version; give `multisource::migrations!` a \
+         `postgres = \"...\"` folder, or keep the source on SQLite"
+    )]
+    NoPostgresMigrations,
     /// Diesel's migration harness failed outside any migration.
     #[error("the migration harness failed")]
     Harness(#[source] Box<dyn StdError + Send + Sync>),
@@ -157,19 +164,10 @@ impl fmt::Display for Mismatch {
     }
 }
 
-/// The versions of [`MIGRATIONS`], oldest first.
-pub fn versions() -> Vec<String> {
+/// The versions of multisource's own SQLite migrations ([`MIGRATIONS`]), oldest first; a
+/// schema's, the bot's included, are [`Schema::versions`].
+pub(crate) fn own_versions() -> Vec<String> {
     listed::<Sqlite>(&MIGRATIONS).0
-}
-
-/// The full names of [`MIGRATIONS`] (version and description, as their folders are named),
-/// oldest first, in the order of [`versions`].
-pub fn names() -> Vec<String> {
-    listed::<Sqlite>(&MIGRATIONS).1
-}
-
-fn embedded() -> Vec<Box<dyn Migration<Sqlite>>> {
-    embedded_in(&MIGRATIONS)
 }
 
 /// The migrations of `source` for the backend `DB`, oldest first.
@@ -190,15 +188,15 @@ pub(crate) fn listed<DB: diesel::backend::Backend>(
         .unzip()
 }
 
-/// Tells where `conn`'s database stands, without changing it.
-pub fn state(conn: &mut SqliteConnection) -> QueryResult<SchemaState> {
+/// Tells where `conn`'s database stands against `schema`, without changing it.
+pub fn state(schema: &Schema, conn: &mut SqliteConnection) -> QueryResult<SchemaState> {
     let names = table_names(conn)?;
     if names.is_empty() {
         return Ok(SchemaState::Empty);
     }
     if names.iter().any(|n| n == "__diesel_schema_migrations") {
         let applied = applied_versions(conn)?;
-        let pending = versions().into_iter().filter(|v| !applied.contains(v)).collect();
+        let pending = schema.versions().into_iter().filter(|v| !applied.contains(v)).collect();
         return Ok(SchemaState::Managed { pending });
     }
     if names.iter().any(|n| n == "settings")
@@ -209,21 +207,22 @@ pub fn state(conn: &mut SqliteConnection) -> QueryResult<SchemaState> {
     Ok(SchemaState::Unknown)
 }
 
-/// Brings `conn`'s database to the current schema, in one `BEGIN IMMEDIATE` transaction: a
-/// database created by the Python bot is adopted first (its versions recorded as applied, no row
-/// changed), then every pending migration runs. On failure nothing is kept.
+/// Brings `conn`'s database to `schema`, in one `BEGIN IMMEDIATE` transaction: a database
+/// created by the Python bot is adopted first (its versions recorded as applied, no row
+/// changed), then every pending migration runs, multisource's then the bot's. On failure nothing
+/// is kept.
 ///
 /// Call it outside any transaction.
-pub fn migrate(conn: &mut SqliteConnection) -> Result<Report, MigrationError> {
+pub fn migrate(schema: &Schema, conn: &mut SqliteConnection) -> Result<Report, MigrationError> {
     conn.immediate_transaction(|conn| {
         let mut report = Report::default();
-        if let SchemaState::Python { version } = state(conn)? {
+        if let SchemaState::Python { version } = state(schema, conn)? {
             adopt(conn, version)?;
             report.adopted_python_version = Some(version);
         }
         MigrationConnection::setup(conn)?;
         let applied = applied_versions(conn)?;
-        report.applied = run_pending(conn, &embedded(), &applied)?;
+        report.applied = run_pending(conn, &schema.sqlite_migrations(), &applied)?;
         Ok(report)
     })
 }
@@ -259,7 +258,7 @@ fn adopt(conn: &mut SqliteConnection, version: i64) -> Result<(), MigrationError
     }
     MigrationConnection::setup(conn)?;
     let count = usize::try_from(version.max(0)).unwrap_or(0);
-    for version in versions().into_iter().take(count) {
+    for version in own_versions().into_iter().take(count) {
         diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES (?)")
             .bind::<Text, _>(version)
             .execute(conn)?;
@@ -299,27 +298,12 @@ fn python_version(conn: &mut SqliteConnection) -> QueryResult<Option<i64>> {
         .map(|r| r.value.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0)))
 }
 
-/// The tables and columns the migrations produce, read once from an in-memory database.
-pub fn expected() -> &'static [Table] {
-    static EXPECTED: OnceLock<Vec<Table>> = OnceLock::new();
-    EXPECTED.get_or_init(|| {
-        // An in-memory database with the embedded migrations cannot fail to build unless the
-        // migrations themselves are broken, which the crate's tests catch.
-        let build = || -> Result<Vec<Table>, Box<dyn StdError + Send + Sync>> {
-            let mut conn = SqliteConnection::establish(":memory:")?;
-            migrate(&mut conn)?;
-            Ok(tables(&mut conn)?)
-        };
-        build().unwrap_or_default()
-    })
-}
-
-/// Compares `conn`'s database with the schema multisource expects: every table and column must
+/// Compares `conn`'s database with `schema` ([`Schema::expected`]): every table and column must
 /// exist with its declared type. Extra tables and columns are allowed.
-pub fn check(conn: &mut SqliteConnection) -> QueryResult<Vec<Mismatch>> {
+pub fn check(schema: &Schema, conn: &mut SqliteConnection) -> QueryResult<Vec<Mismatch>> {
     let found = tables(conn)?;
     let mut mismatches = Vec::new();
-    for want in expected() {
+    for want in schema.expected() {
         let Some(have) = found.iter().find(|t| t.name == want.name) else {
             mismatches.push(Mismatch::MissingTable { table: want.name.clone() });
             continue;
@@ -351,6 +335,10 @@ mod tests {
 
     use super::*;
 
+    fn own() -> std::sync::Arc<Schema> {
+        Schema::multisource()
+    }
+
     fn memory() -> SqliteConnection {
         SqliteConnection::establish(":memory:").expect("in-memory database")
     }
@@ -358,9 +346,9 @@ mod tests {
     #[test]
     fn fresh_database_gets_the_python_schema_with_23_tables_and_5_indexes() {
         let mut conn = memory();
-        assert_eq!(state(&mut conn).unwrap(), SchemaState::Empty);
-        let report = migrate(&mut conn).unwrap();
-        assert_eq!(report.applied.len(), versions().len());
+        assert_eq!(state(&own(), &mut conn).unwrap(), SchemaState::Empty);
+        let report = migrate(&own(), &mut conn).unwrap();
+        assert_eq!(report.applied.len(), own().versions().len());
         assert_eq!(report.adopted_python_version, None);
         let names = table_names(&mut conn).unwrap();
         let ours: Vec<_> = names.iter().filter(|n| !n.starts_with("__diesel")).collect();
@@ -370,20 +358,20 @@ mod tests {
             indexes.iter().filter(|n| !n.starts_with("sqlite_autoindex")).collect();
         assert!(explicit.len() >= 5, "{explicit:?}");
         assert_eq!(python_version(&mut conn).unwrap(), Some(PYTHON_SCHEMA_VERSION));
-        assert_eq!(state(&mut conn).unwrap(), SchemaState::Managed { pending: Vec::new() });
-        assert!(check(&mut conn).unwrap().is_empty());
+        assert_eq!(state(&own(), &mut conn).unwrap(), SchemaState::Managed { pending: Vec::new() });
+        assert!(check(&own(), &mut conn).unwrap().is_empty());
     }
 
     #[test]
     fn migrating_twice_applies_nothing_the_second_time() {
         let mut conn = memory();
-        migrate(&mut conn).unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), Report::default());
+        migrate(&own(), &mut conn).unwrap();
+        assert_eq!(migrate(&own(), &mut conn).unwrap(), Report::default());
     }
 
     #[test]
     fn the_first_six_versions_are_the_python_versions() {
-        let v = versions();
+        let v = own().versions();
         assert_eq!(
             &v[..6],
             &[
@@ -395,7 +383,7 @@ mod tests {
                 "20251115000006"
             ]
         );
-        let names = names();
+        let names = own().names();
         assert_eq!(names.len(), v.len());
         assert_eq!(names[0], "2025-10-24-000001_initial_schema");
     }
@@ -403,7 +391,7 @@ mod tests {
     #[test]
     fn every_migration_reverts_cleanly() {
         let mut conn = memory();
-        migrate(&mut conn).unwrap();
+        migrate(&own(), &mut conn).unwrap();
         conn.revert_all_migrations(MIGRATIONS).unwrap();
         let left: Vec<_> = table_names(&mut conn)
             .unwrap()
@@ -417,29 +405,29 @@ mod tests {
     fn python_version_4_is_adopted_and_raised_to_6() {
         let mut conn = memory();
         // Build a version-4 database the way the Python bot did: no diesel table.
-        migrate(&mut conn).unwrap();
+        migrate(&own(), &mut conn).unwrap();
         conn.batch_execute(
             "DROP TABLE __diesel_schema_migrations;
              UPDATE settings SET value = '4' WHERE key = 'db-migration-version';",
         )
         .unwrap();
-        assert_eq!(state(&mut conn).unwrap(), SchemaState::Python { version: 4 });
-        let report = migrate(&mut conn).unwrap();
+        assert_eq!(state(&own(), &mut conn).unwrap(), SchemaState::Python { version: 4 });
+        let report = migrate(&own(), &mut conn).unwrap();
         assert_eq!(report.adopted_python_version, Some(4));
-        assert_eq!(report.applied, &versions()[4..]);
+        assert_eq!(report.applied, &own().versions()[4..]);
         assert_eq!(python_version(&mut conn).unwrap(), Some(PYTHON_SCHEMA_VERSION));
     }
 
     #[test]
     fn a_newer_python_schema_is_refused_and_left_untouched() {
         let mut conn = memory();
-        migrate(&mut conn).unwrap();
+        migrate(&own(), &mut conn).unwrap();
         conn.batch_execute(
             "DROP TABLE __diesel_schema_migrations;
              UPDATE settings SET value = '18' WHERE key = 'db-migration-version';",
         )
         .unwrap();
-        let err = migrate(&mut conn).unwrap_err();
+        let err = migrate(&own(), &mut conn).unwrap_err();
         assert!(matches!(err, MigrationError::NewerPythonSchema { version: 18 }), "{err}");
         assert!(!table_names(&mut conn).unwrap().contains(&"__diesel_schema_migrations".into()));
     }
@@ -447,7 +435,7 @@ mod tests {
     #[test]
     fn check_names_missing_tables_columns_and_types() {
         let mut conn = memory();
-        migrate(&mut conn).unwrap();
+        migrate(&own(), &mut conn).unwrap();
         conn.batch_execute(
             "DROP TABLE chat_topics;
              ALTER TABLE chat_users DROP COLUMN metadata;
@@ -455,7 +443,7 @@ mod tests {
              CREATE TABLE cache_storage (namespace TEXT, key TEXT, value BLOB, updated_at TIMESTAMP);",
         )
         .unwrap();
-        let found = check(&mut conn).unwrap();
+        let found = check(&own(), &mut conn).unwrap();
         assert!(found.contains(&Mismatch::MissingTable { table: "chat_topics".into() }));
         assert!(found.contains(&Mismatch::MissingColumn {
             table: "chat_users".into(),

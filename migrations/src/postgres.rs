@@ -3,7 +3,7 @@
 //! never comes from the Python bot, so there is nothing to adopt.
 //!
 //! The SQLite schema stays the reference: [`check`] compares a PostgreSQL database with
-//! [`expected`](crate::expected), each declared SQLite type read as its PostgreSQL counterpart
+//! [`Schema::expected`], each declared SQLite type read as its PostgreSQL counterpart
 //! ([`pg_type`]), and a test of this crate proves the two migrations produce the same tables
 //! and columns.
 
@@ -13,19 +13,26 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 
-use crate::{MigrationError, Mismatch, Report, SchemaState};
+use crate::schema::{joined, listed_with};
+use crate::{MigrationError, Mismatch, Report, Schema, SchemaState};
 
 /// Every migration of the PostgreSQL schema, embedded, oldest first.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("postgres");
 
-/// The versions of [`MIGRATIONS`], oldest first.
-pub fn versions() -> Vec<String> {
+/// The versions of multisource's own PostgreSQL migrations ([`MIGRATIONS`]), oldest first.
+pub(crate) fn own_versions() -> Vec<String> {
     crate::listed::<Pg>(&MIGRATIONS).0
 }
 
-/// The full names of [`MIGRATIONS`], oldest first.
-pub fn names() -> Vec<String> {
-    crate::listed::<Pg>(&MIGRATIONS).1
+/// The versions and the full names of `schema`'s PostgreSQL migrations, multisource's then the
+/// bot's, oldest first.
+pub fn listed(schema: &Schema) -> (Vec<String>, Vec<String>) {
+    listed_with(crate::listed::<Pg>(&MIGRATIONS), schema.bot().and_then(|b| b.postgres))
+}
+
+/// The versions of `schema`'s PostgreSQL migrations, multisource's then the bot's.
+pub fn versions(schema: &Schema) -> Vec<String> {
+    listed(schema).0
 }
 
 /// The PostgreSQL type (as `information_schema.columns.data_type` names it) that stands for a
@@ -66,8 +73,8 @@ pub fn table_names(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
-/// Tells where the database stands, without changing it.
-pub fn state(conn: &mut PgConnection) -> QueryResult<SchemaState> {
+/// Tells where the database stands against `schema`, without changing it.
+pub fn state(schema: &Schema, conn: &mut PgConnection) -> QueryResult<SchemaState> {
     let names = table_names(conn)?;
     if names.is_empty() {
         return Ok(SchemaState::Empty);
@@ -78,35 +85,40 @@ pub fn state(conn: &mut PgConnection) -> QueryResult<SchemaState> {
         )
         .load(conn)?;
         let applied: Vec<String> = applied.into_iter().map(|r| r.name).collect();
-        let pending = versions().into_iter().filter(|v| !applied.contains(v)).collect();
+        let pending = versions(schema).into_iter().filter(|v| !applied.contains(v)).collect();
         return Ok(SchemaState::Managed { pending });
     }
     Ok(SchemaState::Unknown)
 }
 
-/// Brings the database to the current schema, every pending migration in one transaction
-/// (PostgreSQL's DDL is transactional): on failure nothing is kept. A database with tables but
-/// no record of migrations is refused rather than guessed at.
-pub fn migrate(conn: &mut PgConnection) -> Result<Report, MigrationError> {
+/// Brings the database to `schema`, every pending migration in one transaction (PostgreSQL's
+/// DDL is transactional): on failure nothing is kept. A database with tables but no record of
+/// migrations is refused rather than guessed at, and so is a schema whose bot gives no
+/// PostgreSQL migrations.
+pub fn migrate(schema: &Schema, conn: &mut PgConnection) -> Result<Report, MigrationError> {
+    if !schema.has_postgres() {
+        return Err(MigrationError::NoPostgresMigrations);
+    }
     conn.transaction(|conn| {
-        let applied = match state(conn)? {
+        let applied = match state(schema, conn)? {
             SchemaState::Unknown => return Err(MigrationError::UnknownTables),
             SchemaState::Managed { pending } => {
-                versions().into_iter().filter(|v| !pending.contains(v)).collect()
+                versions(schema).into_iter().filter(|v| !pending.contains(v)).collect()
             }
             SchemaState::Empty | SchemaState::Python { .. } => Vec::new(),
         };
         MigrationConnection::setup(conn)?;
-        let migrations = crate::embedded_in::<Pg>(&MIGRATIONS);
+        let bot = schema.bot().and_then(|b| b.postgres);
+        let migrations = joined(crate::embedded_in::<Pg>(&MIGRATIONS), bot);
         let applied = crate::run_pending(conn, &migrations, &applied)?;
         Ok(Report { applied, ..Report::default() })
     })
 }
 
-/// Compares the database with the schema multisource expects: every table and column of
-/// [`expected`](crate::expected) must exist, with the PostgreSQL type that stands for its SQLite
-/// type. Extra tables and columns are allowed.
-pub fn check(conn: &mut PgConnection) -> QueryResult<Vec<Mismatch>> {
+/// Compares the database with `schema`: every table and column of [`Schema::expected`] must
+/// exist, with the PostgreSQL type that stands for its SQLite type. Extra tables and columns
+/// are allowed.
+pub fn check(schema: &Schema, conn: &mut PgConnection) -> QueryResult<Vec<Mismatch>> {
     let found: Vec<ColumnRow> = diesel::sql_query(
         "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name, \
          CAST(data_type AS TEXT) AS data_type FROM information_schema.columns \
@@ -115,7 +127,7 @@ pub fn check(conn: &mut PgConnection) -> QueryResult<Vec<Mismatch>> {
     .load(conn)?;
     let tables = table_names(conn)?;
     let mut mismatches = Vec::new();
-    for want in crate::expected() {
+    for want in schema.expected() {
         if !tables.contains(&want.name) {
             mismatches.push(Mismatch::MissingTable { table: want.name.clone() });
             continue;
@@ -155,19 +167,20 @@ mod tests {
         let databases = Databases::on_test_server("migrations");
         let url = databases.create();
         let mut conn = PgConnection::establish(&url).unwrap();
-        assert_eq!(state(&mut conn).unwrap(), SchemaState::Empty);
-        let report = migrate(&mut conn).unwrap();
-        assert_eq!(report.applied, versions());
-        assert_eq!(state(&mut conn).unwrap(), SchemaState::Managed { pending: Vec::new() });
-        assert_eq!(check(&mut conn).unwrap(), Vec::new());
-        assert_eq!(migrate(&mut conn).unwrap(), Report::default(), "nothing the second time");
-        let mut sqlite: Vec<&str> = crate::expected().iter().map(|t| t.name.as_str()).collect();
+        let own = Schema::multisource();
+        assert_eq!(state(&own, &mut conn).unwrap(), SchemaState::Empty);
+        let report = migrate(&own, &mut conn).unwrap();
+        assert_eq!(report.applied, versions(&own));
+        assert_eq!(state(&own, &mut conn).unwrap(), SchemaState::Managed { pending: Vec::new() });
+        assert_eq!(check(&own, &mut conn).unwrap(), Vec::new());
+        assert_eq!(migrate(&own, &mut conn).unwrap(), Report::default(), "nothing the second time");
+        let mut sqlite: Vec<&str> = own.expected().iter().map(|t| t.name.as_str()).collect();
         sqlite.push("__diesel_schema_migrations");
         sqlite.sort_unstable();
         assert_eq!(table_names(&mut conn).unwrap(), sqlite);
         conn.batch_execute("ALTER TABLE chat_users DROP COLUMN metadata; DROP TABLE chat_topics;")
             .unwrap();
-        let found = check(&mut conn).unwrap();
+        let found = check(&own, &mut conn).unwrap();
         assert!(found.contains(&Mismatch::MissingTable { table: "chat_topics".into() }));
         assert!(found.contains(&Mismatch::MissingColumn {
             table: "chat_users".into(),
@@ -180,9 +193,10 @@ mod tests {
         let databases = Databases::on_test_server("migrations");
         let url = databases.create();
         let mut conn = PgConnection::establish(&url).unwrap();
+        let own = Schema::multisource();
         conn.batch_execute("CREATE TABLE theirs (x INT)").unwrap();
-        assert_eq!(state(&mut conn).unwrap(), SchemaState::Unknown);
-        assert!(matches!(migrate(&mut conn), Err(MigrationError::UnknownTables)));
+        assert_eq!(state(&own, &mut conn).unwrap(), SchemaState::Unknown);
+        assert!(matches!(migrate(&own, &mut conn), Err(MigrationError::UnknownTables)));
         assert_eq!(table_names(&mut conn).unwrap(), ["theirs"]);
     }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use diesel::QueryResult;
 use diesel::SqliteConnection;
 use diesel::connection::SimpleConnection;
-use multisource_migrations::{Mismatch, SchemaState};
+use multisource_migrations::{Mismatch, Schema, SchemaState};
 
 use crate::config::SourceConfig;
 use crate::error::{Error, RefusedBy, Result};
@@ -111,15 +111,13 @@ impl Kind {
         }
     }
 
-    /// The versions and the full names of the kind's migrations, oldest first.
-    pub fn migrations(self) -> (Vec<String>, Vec<String>) {
+    /// The versions and the full names of the kind's migrations of `schema` (multisource's,
+    /// then a bot's), oldest first.
+    pub fn migrations(self, schema: &Schema) -> (Vec<String>, Vec<String>) {
         match self {
-            Kind::Sqlite => (multisource_migrations::versions(), multisource_migrations::names()),
+            Kind::Sqlite => (schema.versions(), schema.names()),
             #[cfg(feature = "postgres")]
-            Kind::Postgres => (
-                multisource_migrations::postgres::versions(),
-                multisource_migrations::postgres::names(),
-            ),
+            Kind::Postgres => multisource_migrations::postgres::listed(schema),
             #[cfg(not(feature = "postgres"))]
             Kind::Postgres => (Vec::new(), Vec::new()),
         }
@@ -453,21 +451,21 @@ impl ToolConn {
         }
     }
 
-    /// Where the schema stands.
-    pub(crate) fn state(&mut self) -> QueryResult<SchemaState> {
+    /// Where the schema stands against `schema`.
+    pub(crate) fn state(&mut self, schema: &Schema) -> QueryResult<SchemaState> {
         match self {
-            ToolConn::Sqlite(conn) => multisource_migrations::state(conn.conn()),
+            ToolConn::Sqlite(conn) => multisource_migrations::state(schema, conn.conn()),
             #[cfg(feature = "postgres")]
-            ToolConn::Pg(conn) => multisource_migrations::postgres::state(conn),
+            ToolConn::Pg(conn) => multisource_migrations::postgres::state(schema, conn),
         }
     }
 
-    /// How the schema differs from the one multisource expects.
-    pub(crate) fn check(&mut self) -> QueryResult<Vec<Mismatch>> {
+    /// How the database differs from `schema`.
+    pub(crate) fn check(&mut self, schema: &Schema) -> QueryResult<Vec<Mismatch>> {
         match self {
-            ToolConn::Sqlite(conn) => multisource_migrations::check(conn.conn()),
+            ToolConn::Sqlite(conn) => multisource_migrations::check(schema, conn.conn()),
             #[cfg(feature = "postgres")]
-            ToolConn::Pg(conn) => multisource_migrations::postgres::check(conn),
+            ToolConn::Pg(conn) => multisource_migrations::postgres::check(schema, conn),
         }
     }
 

@@ -226,10 +226,9 @@ pub enum Error {
     },
     /// A source's schema is not the one multisource expects.
     #[error(
-        "source `{source_name}`: {} does not have the expected schema: {}{}",
+        "source `{source_name}`: {} does not have the expected schema: {}",
         path.display(),
-        mismatches.first().map(ToString::to_string).unwrap_or_default(),
-        more(mismatches.len())
+        differences(mismatches)
     )]
     SchemaMismatch {
         /// The source.
@@ -346,9 +345,12 @@ fn saved(to: Option<&PathBuf>) -> String {
     }
 }
 
-fn more(count: usize) -> String {
-    match count {
-        0 | 1 => String::new(),
-        n => format!(" (and {} more difference(s))", n - 1),
+/// The first few differences, and how many more there are.
+fn differences(mismatches: &[Mismatch]) -> String {
+    const SHOWN: usize = 5;
+    let mut out: Vec<String> = mismatches.iter().take(SHOWN).map(ToString::to_string).collect();
+    if mismatches.len() > SHOWN {
+        out.push(format!("and {} more difference(s)", mismatches.len() - SHOWN));
     }
+    out.join("; ")
 }

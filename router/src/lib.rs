@@ -49,4 +49,6 @@ pub use crate::source::SourceInfo;
 pub use crate::sqlite::sqlite_uri;
 pub use crate::stats::{SourceStats, Stats, TierCounts};
 pub use crate::tools::{Row, canonical, canonical_row};
-pub use multisource_migrations::{Mismatch, SchemaState};
+pub use multisource_migrations::{
+    BotMigration, BotMigrations, Mismatch, Schema, SchemaError, SchemaState,
+};

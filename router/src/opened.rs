@@ -96,12 +96,29 @@ impl Opened {
 
     /// Where the schema stands.
     pub fn state(&mut self) -> Result<SchemaState> {
-        self.conn.state().map_err(|e| self.id.failure(e, Access::Read, &self.conn.explain()))
+        self.conn
+            .state(self.info.config.schema())
+            .map_err(|e| self.id.failure(e, Access::Read, &self.conn.explain()))
     }
 
     /// How the schema differs from the one multisource expects.
     pub fn check(&mut self) -> Result<Vec<Mismatch>> {
-        self.conn.check().map_err(|e| self.id.failure(e, Access::Read, &self.conn.explain()))
+        self.conn
+            .check(self.info.config.schema())
+            .map_err(|e| self.id.failure(e, Access::Read, &self.conn.explain()))
+    }
+
+    /// The migrations recorded as applied to the database that its schema does not know: a bot's,
+    /// when the source is opened with multisource's schema alone. A tool that moves rows refuses
+    /// such a source, since it would leave the bot's tables behind.
+    pub fn unknown_migrations(&mut self) -> Result<Vec<String>> {
+        if !matches!(self.state()?, SchemaState::Managed { .. }) {
+            return Ok(Vec::new());
+        }
+        let known = self.id.kind.migrations(self.info.config.schema()).0;
+        let sql = "SELECT CAST(version AS TEXT) AS line FROM __diesel_schema_migrations";
+        let recorded = tools::lines(&mut self.conn, sql, &[]).map_err(self.failed(Access::Read))?;
+        Ok(recorded.into_iter().filter(|version| !known.contains(version)).collect())
     }
 
     /// Applies the pending migrations, as `Database::open` does for a writable source (a SQLite

@@ -160,9 +160,10 @@ pub(crate) fn inspect(source: &SourceConfig) -> Inspected {
         let url = source.url().unwrap_or_default();
         let mut conn = postgres_session(url, id.timeout, true).map_err(|e| id.open_error(e))?;
         inspected.report.exists = true;
-        let state = schema::state(&mut conn).map_err(|e| failed(&id, e, Access::Read))?;
+        let state =
+            schema::state(source.schema(), &mut conn).map_err(|e| failed(&id, e, Access::Read))?;
         inspected.report.mismatches =
-            schema::check(&mut conn).map_err(|e| failed(&id, e, Access::Read))?;
+            schema::check(source.schema(), &mut conn).map_err(|e| failed(&id, e, Access::Read))?;
         inspected.report.state = Some(state);
         Ok(())
     })();
@@ -196,16 +197,16 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
     let mut info = SourceInfo::new(config, id.path.clone());
     let url = with_connect_timeout(config.url().unwrap_or_default(), id.timeout);
     let mut conn = postgres_session(&url, id.timeout, false).map_err(|e| id.open_error(e))?;
-    info.state_at_open = schema::state(&mut conn).map_err(|e| failed(id, e, Access::Read))?;
+    info.state_at_open =
+        schema::state(config.schema(), &mut conn).map_err(|e| failed(id, e, Access::Read))?;
     if !id.readonly {
-        let report = schema::migrate(&mut conn).map_err(|error| Error::Migration {
-            source_name: id.name.to_string(),
-            path: id.path.clone(),
-            error,
+        let report = schema::migrate(config.schema(), &mut conn).map_err(|error| {
+            Error::Migration { source_name: id.name.to_string(), path: id.path.clone(), error }
         })?;
         info.applied = report.applied;
     }
-    let mismatches = schema::check(&mut conn).map_err(|e| failed(id, e, Access::Read))?;
+    let mismatches =
+        schema::check(config.schema(), &mut conn).map_err(|e| failed(id, e, Access::Read))?;
     if !mismatches.is_empty() {
         return Err(Error::SchemaMismatch {
             source_name: id.name.to_string(),
@@ -296,8 +297,10 @@ pub(crate) fn open_tool(
 
 /// Applies the pending migrations, recording what was found and done in `info`.
 pub(crate) fn migrate(id: &SourceId, conn: &mut PgConnection, info: &mut SourceInfo) -> Result<()> {
-    info.state_at_open = schema::state(conn).map_err(|e| failed(id, e, Access::Read))?;
-    let report = schema::migrate(conn).map_err(|error| Error::Migration {
+    info.state_at_open =
+        schema::state(info.config.schema(), conn).map_err(|e| failed(id, e, Access::Read))?;
+    let schema_of = Arc::clone(info.config.schema());
+    let report = schema::migrate(&schema_of, conn).map_err(|error| Error::Migration {
         source_name: id.name.to_string(),
         path: id.path.clone(),
         error,

@@ -72,7 +72,7 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
         }
         false => {
             let (mut setup, file) = prepare_writable(id, &mut info)?;
-            check_schema(id, &mut setup)?;
+            check_schema(id, config, &mut setup)?;
             file
         }
     };
@@ -139,6 +139,7 @@ pub(crate) fn migrate_writable(
     info: &mut SourceInfo,
 ) -> Result<()> {
     let failed = |conn: &Guarded, e| id.failure(e, Access::Write, &explain(conn));
+    let schema = &Arc::clone(info.config.schema());
     let mode =
         journal_mode(conn.conn(), "PRAGMA journal_mode = WAL").map_err(|e| failed(conn, e))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -147,20 +148,22 @@ pub(crate) fn migrate_writable(
              a local file system"
         )));
     }
-    info.state_at_open = multisource_migrations::state(conn.conn()).map_err(|e| failed(conn, e))?;
-    let report = multisource_migrations::migrate(conn.conn()).map_err(|error| match error {
-        multisource_migrations::MigrationError::Query(e) => failed(conn, e),
-        error => {
-            Error::Migration { source_name: id.name.to_string(), path: id.path.clone(), error }
-        }
-    })?;
+    info.state_at_open =
+        multisource_migrations::state(schema, conn.conn()).map_err(|e| failed(conn, e))?;
+    let report =
+        multisource_migrations::migrate(schema, conn.conn()).map_err(|error| match error {
+            multisource_migrations::MigrationError::Query(e) => failed(conn, e),
+            error => {
+                Error::Migration { source_name: id.name.to_string(), path: id.path.clone(), error }
+            }
+        })?;
     info.applied = report.applied;
     info.adopted_python_version = report.adopted_python_version;
     Ok(())
 }
 
-fn check_schema(id: &SourceId, conn: &mut Guarded) -> Result<()> {
-    let mismatches = multisource_migrations::check(conn.conn())
+fn check_schema(id: &SourceId, config: &SourceConfig, conn: &mut Guarded) -> Result<()> {
+    let mismatches = multisource_migrations::check(config.schema(), conn.conn())
         .map_err(|e| id.failure(e, Access::Read, &explain(conn)))?;
     match mismatches.is_empty() {
         true => Ok(()),

@@ -67,6 +67,58 @@ pub fn bump_counter(conn: &mut Connection, key: &str) -> QueryResult<i64> {
     Ok(next)
 }
 
+/// The bot's own migrations: a `reminders` table and a `quota` table of chats, and a column added
+/// to multisource's `chat_settings`, for SQLite and PostgreSQL sources.
+pub static MIGRATIONS: multisource::BotMigrations = multisource::migrations!(
+    sqlite = "bot-migrations/sqlite",
+    postgres = "bot-migrations/postgres"
+);
+
+diesel::table! {
+    /// The bot's `reminders` table.
+    reminders (chat_id, message_id) {
+        /// The chat.
+        chat_id -> BigInt,
+        /// The message that asked for the reminder.
+        message_id -> Text,
+        /// When it is due.
+        due_at -> Timestamp,
+        /// What to say.
+        text -> Text,
+        /// Whether it was said.
+        delivered -> Bool,
+    }
+}
+
+/// Adds a reminder to the chat's source.
+#[multisource::write(chat = chat_id)]
+pub fn add_reminder(
+    conn: &mut Connection,
+    chat_id: i64,
+    message_id: &str,
+    due_at: chrono::NaiveDateTime,
+    text: &str,
+) -> QueryResult<usize> {
+    diesel::insert_into(reminders::table)
+        .values((
+            reminders::chat_id.eq(chat_id),
+            reminders::message_id.eq(message_id),
+            reminders::due_at.eq(due_at),
+            reminders::text.eq(text),
+        ))
+        .execute(conn)
+}
+
+/// The chat's reminders not yet delivered, by due time.
+#[multisource::read(chat = chat_id)]
+pub fn pending_reminders(conn: &mut Connection, chat_id: i64) -> QueryResult<Vec<String>> {
+    reminders::table
+        .filter(reminders::chat_id.eq(chat_id).and(reminders::delivered.eq(false)))
+        .order(reminders::due_at)
+        .select(reminders::text)
+        .load(conn)
+}
+
 /// The README's Rust examples, compiled as doctests so that they stay true.
 #[doc = include_str!("../../README.md")]
 mod readme {}

@@ -78,7 +78,7 @@ struct Line {
 fn chat_rows(path: &Path, chat: i64) -> BTreeMap<String, Vec<String>> {
     let mut conn = raw(path);
     let mut out = BTreeMap::new();
-    for table in multisource_migrations::expected() {
+    for table in multisource_migrations::Schema::multisource().expected() {
         if !table.columns.iter().any(|c| c.name == "chat_id") {
             continue;
         }

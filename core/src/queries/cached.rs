@@ -192,7 +192,8 @@ mod tests {
         use diesel::connection::InstrumentationEvent;
 
         let mut conn = SqliteConnection::establish(":memory:").unwrap();
-        multisource_migrations::migrate(&mut conn).unwrap();
+        multisource_migrations::migrate(&multisource_migrations::Schema::multisource(), &mut conn)
+            .unwrap();
         // Diesel reports each statement it prepares into its cache.
         let cached = Arc::new(Mutex::new(Vec::<String>::new()));
         let seen = cached.clone();

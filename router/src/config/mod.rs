@@ -7,7 +7,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use multisource_migrations::{BotMigrations, Schema};
 
 use crate::backend::Kind;
 use crate::error::{Error, Result};
@@ -50,6 +53,7 @@ pub struct SourceConfig {
     readonly: bool,
     pool_size: u32,
     timeout: Duration,
+    schema: Arc<Schema>,
 }
 
 /// Where a source's data is: a SQLite file, with what only a file has, or a database server.
@@ -228,6 +232,7 @@ impl SourceConfig {
             readonly: false,
             pool_size: DEFAULT_POOL_SIZE,
             timeout: Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS),
+            schema: Schema::multisource(),
         }
     }
 
@@ -320,6 +325,12 @@ impl SourceConfig {
     pub fn is_immutable(&self) -> bool {
         self.file().is_some_and(SqliteFile::is_immutable)
     }
+
+    /// The migrations the source is brought to and checked against: multisource's, and the
+    /// bot's when the configuration was given them ([`Config::with_migrations`]).
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
 }
 
 impl Config {
@@ -396,6 +407,55 @@ impl Config {
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
     }
+
+    /// The migrations every source is brought to and checked against: multisource's, and the
+    /// bot's once given ([`Config::with_migrations`]).
+    pub fn schema(&self) -> &Arc<Schema> {
+        // A configuration has at least one source, and all of them share the schema.
+        self.sources[0].schema()
+    }
+
+    /// Adds a bot's own migrations (made by `multisource::migrations!`) to multisource's: opening
+    /// a source applies them after multisource's on every writable source and checks them on
+    /// read-only ones, and the command line's tools see the bot's tables. Refused when a
+    /// migration's version is taken twice or by one of multisource's, when its SQL fails on a
+    /// new database, and when a PostgreSQL source is configured but the bot gives no PostgreSQL
+    /// migrations.
+    pub fn with_migrations(mut self, migrations: &'static BotMigrations) -> Result<Config> {
+        attach(&mut self.sources, Some(migrations), |source, message| {
+            Error::config(format!("sources.{}.url", source.name), message)
+        })?;
+        Ok(self)
+    }
+}
+
+/// Gives every source the schema of multisource and `migrations`; `refuse` names a source the
+/// schema cannot be migrated onto.
+pub(crate) fn attach(
+    sources: &mut [SourceConfig],
+    migrations: Option<&'static BotMigrations>,
+    refuse: impl Fn(&SourceConfig, String) -> Error,
+) -> Result<()> {
+    let Some(migrations) = migrations else { return Ok(()) };
+    let schema =
+        Schema::with_bot(migrations).map_err(|e| Error::config("migrations", e.to_string()))?;
+    if let Some(source) =
+        sources.iter().find(|s| s.kind() == Kind::Postgres && !schema.has_postgres())
+    {
+        return Err(refuse(
+            source,
+            format!(
+                "source `{}` is a PostgreSQL database, and the bot's migrations have no \
+                 PostgreSQL version; give `multisource::migrations!` a `postgres = \"...\"` \
+                 folder, or keep the source on SQLite",
+                source.name
+            ),
+        ));
+    }
+    for source in sources {
+        source.schema = Arc::clone(&schema);
+    }
+    Ok(())
 }
 
 /// Builds a [`Config`] in code; [`ConfigBuilder::build`] checks it by the rules a configuration
@@ -406,6 +466,7 @@ pub struct ConfigBuilder {
     sources: Vec<SourceConfig>,
     chat_mapping: Vec<(i64, String)>,
     on_source_error: OnSourceError,
+    migrations: Option<&'static BotMigrations>,
 }
 
 impl ConfigBuilder {
@@ -430,6 +491,12 @@ impl ConfigBuilder {
     /// Sets what fan-out reads do when a source fails.
     pub fn on_source_error(mut self, policy: OnSourceError) -> ConfigBuilder {
         self.on_source_error = policy;
+        self
+    }
+
+    /// Adds a bot's own migrations to multisource's, as [`Config::with_migrations`] does.
+    pub fn migrations(mut self, migrations: &'static BotMigrations) -> ConfigBuilder {
+        self.migrations = Some(migrations);
         self
     }
 

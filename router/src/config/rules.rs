@@ -141,9 +141,14 @@ impl ConfigBuilder {
             }
             chat_mapping.insert(*chat, source.clone());
         }
+        let mut sources = self.sources.clone();
+        super::attach(&mut sources, self.migrations, |source, message| {
+            let i = self.sources.iter().position(|s| s.name == source.name).unwrap_or(0);
+            names.refuse(&self, Place::Field(i, Field::Url), message)
+        })?;
         Ok(Config {
             default,
-            sources: self.sources,
+            sources,
             chat_mapping,
             on_source_error: self.on_source_error,
             file: None,

@@ -89,9 +89,10 @@ fn read_only(
     let mut conn = sqlite_mod::connect(&id.path, read_mode(source), id.timeout, "")
         .map_err(|e| id.open_error(super::describe_open(&e)))?;
     let failed = |conn: &Guarded, e| id.failure(e, Access::Read, &explain(conn));
-    let state = multisource_migrations::state(conn.conn()).map_err(|e| failed(&conn, e))?;
-    inspected.report.mismatches =
-        multisource_migrations::check(conn.conn()).map_err(|e| failed(&conn, e))?;
+    let state = multisource_migrations::state(source.schema(), conn.conn())
+        .map_err(|e| failed(&conn, e))?;
+    inspected.report.mismatches = multisource_migrations::check(source.schema(), conn.conn())
+        .map_err(|e| failed(&conn, e))?;
     inspected.report.state = Some(state);
     Ok(Some((conn, file)))
 }

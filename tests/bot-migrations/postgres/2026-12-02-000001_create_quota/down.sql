@@ -1,0 +1,2 @@
+ALTER TABLE chat_settings DROP COLUMN set_by;
+DROP TABLE quota;

@@ -1,0 +1,5 @@
+CREATE TABLE quota (
+    chat_id BIGINT NOT NULL PRIMARY KEY,
+    used BIGINT NOT NULL DEFAULT 0
+);
+ALTER TABLE chat_settings ADD COLUMN set_by BIGINT;
