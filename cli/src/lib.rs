@@ -69,6 +69,10 @@ enum Command {
         /// Shows what would be applied, and changes nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Also brings the read-only sources to the schema, creating a missing one (an empty
+        /// archive): only with the bot stopped.
+        #[arg(long)]
+        offline: bool,
         /// Prints the report as JSON.
         #[arg(long)]
         json: bool,
@@ -220,8 +224,9 @@ where
         Command::Demo { dir } => (false, demo::run(&dir, out)),
         Command::Check { config, json } => (json, check::run(&config, bot, json, out)),
         Command::Status { config, json } => (json, status::run(&config, bot, json, out)),
-        Command::Migrate { config, dry_run, json } => {
-            (json, migrate::run(&config, bot, dry_run, json, out))
+        Command::Migrate { config, dry_run, offline, json } => {
+            let options = migrate::Options { dry_run, offline, json };
+            (json, migrate::run(&config, bot, options, out))
         }
         Command::MoveChat { config, chat, to, moving: MoveOptions { offline, dry_run, json } } => {
             let request = moving::Destination { to: &to, offline, dry_run };

@@ -1,10 +1,12 @@
 //! `multisource migrate`: brings the writable sources to the current schema, as the bot does when
-//! it opens them, and reports one line per migration per source. Read-only sources are never
-//! touched; their schema is checked, and a mismatch is a finding.
+//! it opens them, and reports one line per migration per source. Read-only sources are not
+//! touched, their schema is checked and a mismatch is a finding; with `--offline` (the bot
+//! stopped), they are brought to the schema too, created when missing, and left in a rollback
+//! journal, so that reading them creates no file beside them.
 
 use std::path::{Path, PathBuf};
 
-use multisource::{Preflight, SchemaState, SourceConfig, SourceReport};
+use multisource::{Preflight, SchemaState, SourceConfig, SourceInfo, SourceReport};
 use serde::Serialize;
 
 use multisource_router::{Opened, Purpose};
@@ -35,21 +37,33 @@ struct SourceMigration {
     problem: Option<String>,
 }
 
+/// How `migrate` runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Report what would be done, changing nothing.
+    pub(crate) dry_run: bool,
+    /// Bring the read-only sources to the schema too (the bot is stopped).
+    pub(crate) offline: bool,
+    /// Print JSON.
+    pub(crate) json: bool,
+}
+
 /// Runs `migrate` on the configuration at `path`.
 pub(crate) fn run(
     path: &Path,
     bot: Bot,
-    dry_run: bool,
-    json: bool,
+    options: Options,
     out: &mut String,
 ) -> Result<Outcome, Error> {
+    let Options { dry_run, offline, json } = options;
     let config = load_config(path, bot)?;
     let sources: Vec<SourceMigration> = config
         .sources()
         .iter()
-        .map(|s| match s.is_readonly() {
-            true => read_only(s),
-            false => writable(s, dry_run),
+        .map(|s| match (s.is_readonly(), offline) {
+            (true, false) => read_only(s),
+            (true, true) => read_only_offline(s, dry_run),
+            (false, _) => writable(s, dry_run),
         })
         .collect();
     let found = sources.iter().any(|s| s.problem.is_some());
@@ -107,6 +121,41 @@ fn pending(state: &SchemaState, source: &SourceConfig) -> (Option<i64>, Vec<Stri
     }
 }
 
+/// A read-only source with the bot stopped: created when missing, brought to the schema, and
+/// frozen in a rollback journal, as `archive --offline` leaves a new archive.
+fn read_only_offline(source: &SourceConfig, dry_run: bool) -> SourceMigration {
+    let (found, problem) = preflight(source);
+    if dry_run {
+        let Some(state) = found.state.filter(|_| found.exists) else {
+            let mut out = entry(source, if found.exists { "failed" } else { "would-create" });
+            out.problem = problem.filter(|_| found.exists);
+            out.migrations = pending(&SchemaState::Empty, source).1;
+            return out;
+        };
+        let (adopt, names) = pending(&state, source);
+        let mut out = entry(
+            source,
+            if names.is_empty() && adopt.is_none() { "current" } else { "would-migrate" },
+        );
+        out.adopted_python_version = adopt;
+        out.migrations = names;
+        return out;
+    }
+    let migrated = Opened::open(source, Purpose::Move { create: true }).and_then(|mut db| {
+        db.migrate()?;
+        db.freeze()?;
+        Ok(db.info().clone())
+    });
+    match migrated {
+        Ok(report) => done(source, !found.exists, &report),
+        Err(error) => {
+            let mut out = entry(source, "failed");
+            out.problem = Some(describe(&error));
+            out
+        }
+    }
+}
+
 fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
     let (found, problem) = preflight(source);
     if let Some(problem) = problem {
@@ -132,28 +181,31 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
         .map(|db| db.info().clone())
         .map_err(|e| describe(&e));
     match result {
-        Ok(report) => {
-            let (versions, all) = source.kind().migrations(source.schema());
-            let action = match (created, report.applied.is_empty()) {
-                (true, _) => "created",
-                (false, true) if report.adopted_python_version.is_none() => "current",
-                (false, _) => "migrated",
-            };
-            let mut out = entry(source, action);
-            out.adopted_python_version = report.adopted_python_version;
-            out.migrations = report
-                .applied
-                .iter()
-                .map(|v| versions.iter().position(|x| x == v).map_or(v.clone(), |i| all[i].clone()))
-                .collect();
-            out
-        }
+        Ok(report) => done(source, created, &report),
         Err(error) => {
             let mut out = entry(source, "failed");
             out.problem = Some(error);
             out
         }
     }
+}
+
+/// The entry of a source migrated: what opening found and applied.
+fn done(source: &SourceConfig, created: bool, report: &SourceInfo) -> SourceMigration {
+    let (versions, all) = source.kind().migrations(source.schema());
+    let action = match (created, report.applied.is_empty()) {
+        (true, _) => "created",
+        (false, true) if report.adopted_python_version.is_none() => "current",
+        (false, _) => "migrated",
+    };
+    let mut out = entry(source, action);
+    out.adopted_python_version = report.adopted_python_version;
+    out.migrations = report
+        .applied
+        .iter()
+        .map(|v| versions.iter().position(|x| x == v).map_or(v.clone(), |i| all[i].clone()))
+        .collect();
+    out
 }
 
 fn render(report: &Report) -> String {
@@ -172,7 +224,9 @@ fn render(report: &Report) -> String {
             table.row(vec![s.name.clone(), name.clone(), verb.to_owned()]);
         }
         let summary = match (s.action, &s.problem) {
-            (_, Some(problem)) if s.readonly => format!("read-only, not touched: {problem}"),
+            (_, Some(problem)) if s.readonly && s.action == "not-touched" => {
+                format!("read-only, not touched: {problem}")
+            }
             (_, Some(problem)) => format!("failed, nothing applied: {problem}"),
             ("not-touched", None) => "read-only, not touched: schema as expected".to_owned(),
             ("current", None) => "up to date".to_owned(),

@@ -370,6 +370,68 @@ fn migrate_adopts_python_files_applies_what_is_pending_and_never_touches_read_on
     assert!(problem.contains("table `chat_topics` is missing"), "{problem}");
 }
 
+/// With the bot stopped, `--offline` creates a missing read-only source (an empty archive) and
+/// brings an old one to the schema, leaving each in a rollback journal; a dry run changes
+/// nothing.
+#[test]
+fn migrate_offline_creates_and_migrates_read_only_sources_in_a_rollback_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gromozeka/bot-v6.db");
+    let old = dir.path().join("old.db");
+    std::fs::copy(&fixture, &old).unwrap();
+    let config = dir.path().join("bot.toml");
+    std::fs::write(
+        &config,
+        "[database]\ndefault = \"primary\"\n\
+         [database.sources.primary]\npath = \"primary.db\"\n\
+         [database.sources.archive]\npath = \"archive.db\"\nreadonly = true\n\
+         [database.sources.old]\npath = \"old.db\"\nreadonly = true\n",
+    )
+    .unwrap();
+    let old_before = bytes_of(&old);
+    let run =
+        multisource(&["migrate", "--config", &s(&config), "--offline", "--dry-run", "--json"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let report = run.json();
+    assert_eq!(report["sources"][1]["action"], "would-create");
+    assert_eq!(report["sources"][1]["migrations"].as_array().unwrap().len(), 7);
+    assert_eq!(report["sources"][2]["action"], "would-migrate");
+    assert_eq!(report["sources"][2]["adopted_python_version"], 6);
+    assert!(!dir.path().join("archive.db").exists(), "a dry run creates nothing");
+    assert_eq!(bytes_of(&old), old_before);
+
+    let run = multisource(&["migrate", "--config", &s(&config), "--offline"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    for line in [
+        "archive 2025-10-24-000001_initial_schema applied",
+        "archive - created",
+        "old Python schema version 6 adopted: recorded as applied, no row changed",
+        "old 2026-11-27-000007_lookup_indexes applied",
+    ] {
+        assert!(has_line(&run.stdout, line), "missing {line:?} in:\n{}", run.stdout);
+    }
+    for file in ["archive.db", "old.db"] {
+        let path = dir.path().join(file);
+        assert_eq!(integrity(&path), "ok");
+        let mode: Vec<Line> =
+            diesel::sql_query("SELECT journal_mode AS line FROM pragma_journal_mode()")
+                .load(&mut raw(&path))
+                .unwrap();
+        assert_eq!(mode[0].line, "delete", "{file} is left in a rollback journal");
+    }
+    let check = multisource(&["check", "--config", &s(&config), "--json"]);
+    assert_eq!(check.code, Some(0), "the bot can open them: {check:?}");
+    let again = multisource(&["migrate", "--config", &s(&config), "--json"]).json();
+    let actions: Vec<&str> = again["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["current", "not-touched", "not-touched"]);
+}
+
 #[test]
 fn move_chat_moves_every_row_verified_and_rewrites_the_mapping_keeping_comments() {
     let (dir, config) = demo();
