@@ -126,20 +126,13 @@ fn pending(state: &SchemaState, source: &SourceConfig) -> (Option<i64>, Vec<Stri
 fn read_only_offline(source: &SourceConfig, dry_run: bool) -> SourceMigration {
     let (found, problem) = preflight(source);
     if dry_run {
-        let Some(state) = found.state.filter(|_| found.exists) else {
-            let mut out = entry(source, if found.exists { "failed" } else { "would-create" });
-            out.problem = problem.filter(|_| found.exists);
-            out.migrations = pending(&SchemaState::Empty, source).1;
+        // A file that exists but could not be read as a database is what the run would fail on.
+        if let (true, None, Some(problem)) = (found.exists, &found.state, problem) {
+            let mut out = entry(source, "failed");
+            out.problem = Some(problem);
             return out;
-        };
-        let (adopt, names) = pending(&state, source);
-        let mut out = entry(
-            source,
-            if names.is_empty() && adopt.is_none() { "current" } else { "would-migrate" },
-        );
-        out.adopted_python_version = adopt;
-        out.migrations = names;
-        return out;
+        }
+        return planned(source, &found);
     }
     let migrated = Opened::open(source, Purpose::Move { create: true }).and_then(|mut db| {
         db.migrate()?;
@@ -163,18 +156,8 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
         out.problem = Some(problem);
         return out;
     }
-    let state = found.state.unwrap_or(SchemaState::Empty);
-    let (adopt, names) = pending(&state, source);
     if dry_run {
-        let action = match (found.exists, names.is_empty() && adopt.is_none()) {
-            (false, _) => "would-create",
-            (true, true) => "current",
-            (true, false) => "would-migrate",
-        };
-        let mut out = entry(source, action);
-        out.adopted_python_version = adopt;
-        out.migrations = names;
-        return out;
+        return planned(source, &found);
     }
     let created = !found.exists;
     let result = Opened::open(source, Purpose::Migrate)
@@ -188,6 +171,21 @@ fn writable(source: &SourceConfig, dry_run: bool) -> SourceMigration {
             out
         }
     }
+}
+
+/// The entry of a dry run: what migrating the source as `found` would create or apply.
+fn planned(source: &SourceConfig, found: &SourceReport) -> SourceMigration {
+    let state = found.state.clone().unwrap_or(SchemaState::Empty);
+    let (adopt, names) = pending(&state, source);
+    let action = match (found.exists, names.is_empty() && adopt.is_none()) {
+        (false, _) => "would-create",
+        (true, true) => "current",
+        (true, false) => "would-migrate",
+    };
+    let mut out = entry(source, action);
+    out.adopted_python_version = adopt;
+    out.migrations = names;
+    out
 }
 
 /// The entry of a source migrated: what opening found and applied.

@@ -305,15 +305,25 @@ fn status_counts_rows_sizes_and_chats_per_source() {
     assert_eq!(run.json()["sources"][2]["error"], "the file is missing");
 }
 
+/// A copy of the Python bot's database (schema version 6) named `name` in `dir`.
+fn python_file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gromozeka/bot-v6.db");
+    let path = dir.path().join(name);
+    std::fs::copy(&fixture, &path).unwrap();
+    path
+}
+
+/// The action `migrate --json` reported for each source.
+fn actions(report: &Value) -> Vec<String> {
+    let sources = report["sources"].as_array().unwrap();
+    sources.iter().map(|s| s["action"].as_str().unwrap().to_owned()).collect()
+}
+
 #[test]
 fn migrate_adopts_python_files_applies_what_is_pending_and_never_touches_read_only_sources() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gromozeka/bot-v6.db");
-    let python = dir.path().join("python.db");
-    std::fs::copy(&fixture, &python).unwrap();
-    let archive = dir.path().join("archive.db");
-    std::fs::copy(&fixture, &archive).unwrap();
+    let (python, archive) = (python_file(&dir, "python.db"), python_file(&dir, "archive.db"));
     let config = dir.path().join("bot.toml");
     std::fs::write(
         &config,
@@ -353,13 +363,7 @@ fn migrate_adopts_python_files_applies_what_is_pending_and_never_touches_read_on
     assert_eq!(bytes_of(&archive), archive_before, "the read-only source is untouched");
     assert_eq!(integrity(&python), "ok");
     let again = multisource(&["migrate", "--config", &s(&config), "--json"]).json();
-    let actions: Vec<&str> = again["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, ["current", "current", "not-touched"]);
+    assert_eq!(actions(&again), ["current", "current", "not-touched"]);
     // A read-only source whose schema differs is a finding.
     let mut conn = raw(&archive);
     conn.batch_execute("DROP TABLE chat_topics;").unwrap();
@@ -376,10 +380,7 @@ fn migrate_adopts_python_files_applies_what_is_pending_and_never_touches_read_on
 #[test]
 fn migrate_offline_creates_and_migrates_read_only_sources_in_a_rollback_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gromozeka/bot-v6.db");
-    let old = dir.path().join("old.db");
-    std::fs::copy(&fixture, &old).unwrap();
+    let old = python_file(&dir, "old.db");
     let config = dir.path().join("bot.toml");
     std::fs::write(
         &config,
@@ -423,13 +424,7 @@ fn migrate_offline_creates_and_migrates_read_only_sources_in_a_rollback_journal(
     let check = multisource(&["check", "--config", &s(&config), "--json"]);
     assert_eq!(check.code, Some(0), "the bot can open them: {check:?}");
     let again = multisource(&["migrate", "--config", &s(&config), "--json"]).json();
-    let actions: Vec<&str> = again["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, ["current", "not-touched", "not-touched"]);
+    assert_eq!(actions(&again), ["current", "not-touched", "not-touched"]);
 }
 
 #[test]
