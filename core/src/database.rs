@@ -149,7 +149,7 @@ impl Database {
         chat_id: Option<i64>,
         query: impl FnOnce(Conn<'_>) -> diesel::QueryResult<T>,
     ) -> Result<T> {
-        self.router.call_write("write", chat_id, query)
+        self.router.call_write_here("write", chat_id, query)
     }
 
     /// [`Database::fan_out`] for code that runs on any kind of source: `query` gets each

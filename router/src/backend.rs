@@ -308,16 +308,34 @@ impl Pools {
         }
     }
 
-    /// A connection for writes; `None` when the source has no writers (it is read-only).
-    pub(crate) fn writer<'a>(
-        &'a self,
+    /// Runs a write's query in one transaction on the source's writer, committed when it
+    /// returns `Ok` (on SQLite, possibly in a batch led by another thread, which may run
+    /// `query` there: see `sqlite/batch.rs`); `None` when the source has no writers (it is
+    /// read-only).
+    pub(crate) fn write<T: Send>(
+        &self,
         id: &SourceId,
         counters: &Counters,
-    ) -> Option<Result<Leased<'a>>> {
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T> + Send,
+    ) -> Option<Result<T>> {
         match self {
-            Pools::Sqlite(pools) => pools.writer(id, counters).map(|r| r.map(Leased::Sqlite)),
+            Pools::Sqlite(pools) => pools.batch(id, counters).map(|w| w.write_sendable(query)),
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pools) => pools.writer(id, counters).map(|r| r.map(Leased::Postgres)),
+            Pools::Postgres(pools) => pools.write(id, counters, query),
+        }
+    }
+
+    /// [`Pools::write`] for a query that must run on this thread.
+    pub(crate) fn write_here<T>(
+        &self,
+        id: &SourceId,
+        counters: &Counters,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+    ) -> Option<Result<T>> {
+        match self {
+            Pools::Sqlite(pools) => pools.batch(id, counters).map(|w| w.write_here(query)),
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(pools) => pools.write(id, counters, query),
         }
     }
 
@@ -350,6 +368,15 @@ impl Pools {
         }
     }
 
+    /// The writes waiting now for the writer.
+    pub(crate) fn writes_waiting(&self) -> u32 {
+        match self {
+            Pools::Sqlite(pools) => pools.writes_waiting(),
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(_) => 0,
+        }
+    }
+
     /// The connections the pools hold open now.
     pub(crate) fn open_connections(&self) -> u32 {
         match self {
@@ -372,27 +399,6 @@ impl Leased<'_> {
             Leased::Sqlite(lease) => sqlite::read(lease, id, query),
             #[cfg(feature = "postgres")]
             Leased::Postgres(conn) => crate::postgres::read(conn, id, query),
-        }
-    }
-
-    /// Runs a write's query or closure in one transaction, committed when it returns `Ok`.
-    pub(crate) fn write<T>(
-        self,
-        id: &SourceId,
-        pools: &Pools,
-        counters: &Counters,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
-    ) -> Result<T> {
-        match (self, pools) {
-            (Leased::Sqlite(lease), Pools::Sqlite(pools)) => {
-                sqlite::write(lease, pools, id, counters, query)
-            }
-            #[cfg(feature = "postgres")]
-            (Leased::Postgres(conn), _) => crate::postgres::write(conn, id, query),
-            #[cfg(feature = "postgres")]
-            (Leased::Sqlite(_), Pools::Postgres(_)) => {
-                unreachable!("a source's leases come from its own pools")
-            }
         }
     }
 }

@@ -47,8 +47,18 @@ impl Pools {
     }
 
     /// `None` when the source is read-only.
-    pub(crate) fn writer(&self, id: &SourceId, counters: &Counters) -> Option<Result<Pooled>> {
-        self.writers.as_ref().map(|pool| lease(pool, id, counters, PoolRole::Writers))
+    /// Runs a write in one transaction on a writer session; `None` for a read-only source.
+    pub(crate) fn write<T>(
+        &self,
+        id: &SourceId,
+        counters: &Counters,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+    ) -> Option<Result<T>> {
+        let pool = self.writers.as_ref()?;
+        Some(lease(pool, id, counters, PoolRole::Writers).and_then(|conn| {
+            counters.began_transaction();
+            write(conn, id, query)
+        }))
     }
 
     pub(crate) fn open_connections(&self) -> u32 {
@@ -250,7 +260,7 @@ pub(crate) fn read<T>(
 
 /// Runs a write's query or closure in one transaction of a writer session. PostgreSQL has no
 /// counterpart of SQLite's guard: SQL in the closure can end the transaction itself.
-pub(crate) fn write<T>(
+fn write<T>(
     mut conn: Pooled,
     id: &SourceId,
     query: impl FnOnce(Conn<'_>) -> QueryResult<T>,

@@ -165,17 +165,41 @@ impl Router {
     /// source for `None`): `BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL. The transaction
     /// commits when `query` returns `Ok` and rolls back otherwise. A read-only target is refused
     /// before any connection is taken. `op` names the call in trace events.
-    pub fn call_write<T>(
+    ///
+    /// On a SQLite source, a write that arrives while another runs joins a batch: one
+    /// transaction, the call in a savepoint of its own, answered after the batch's commit. The
+    /// thread leading the batch may run `query`, which is why it must be `Send`.
+    pub fn call_write<T: Send>(
+        &self,
+        op: &'static str,
+        chat_id: Option<i64>,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T> + Send,
+    ) -> Result<T> {
+        self.routed_write(op, chat_id, |source| source.write(query))
+    }
+
+    /// [`Router::call_write`] for a query that is not `Send` (a closure of the bot's, behind
+    /// `Database::write`): it runs on this thread, in a batch of its own lead.
+    pub fn call_write_here<T>(
         &self,
         op: &'static str,
         chat_id: Option<i64>,
         query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T> {
+        self.routed_write(op, chat_id, |source| source.write_here(query))
+    }
+
+    fn routed_write<T>(
+        &self,
+        op: &'static str,
+        chat_id: Option<i64>,
+        write: impl FnOnce(&Source) -> Result<T>,
+    ) -> Result<T> {
         let (index, tier) = self.resolve(chat_id, None)?;
         let source = &self.sources[index];
         source.counters.write(tier);
         trace(op, source, tier, Access::Write);
-        let result = source.write(query);
+        let result = write(source);
         match (&result, source.checkpoint) {
             (Err(error), _) => {
                 source.counters.error();

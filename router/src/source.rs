@@ -94,25 +94,36 @@ impl Source {
         self.pools.reader(&self.id, &self.counters)
     }
 
-    /// A connection for writes; refuses before taking anything when the source is read-only.
+    /// Runs a write on the source's writer, in one transaction (on SQLite, possibly in a batch
+    /// led by another thread, which may run `query` there); refuses before taking anything when
+    /// the source is read-only.
     #[inline]
-    pub(crate) fn writer(&self) -> Result<Leased<'_>> {
+    pub(crate) fn write<T: Send>(
+        &self,
+        query: impl FnOnce(backend::Conn<'_>) -> diesel::QueryResult<T> + Send,
+    ) -> Result<T> {
         self.pools.check(&self.id, &self.counters)?;
-        self.pools.writer(&self.id, &self.counters).unwrap_or_else(|| {
-            self.counters.refused_write();
-            Err(Error::ReadOnlySource {
-                source_name: self.id.name.to_string(),
-                refused_by: RefusedBy::Router,
-            })
-        })
+        self.pools.write(&self.id, &self.counters, query).unwrap_or_else(|| Err(self.refused()))
     }
 
-    /// Runs a write on a writer of the source, in one transaction.
-    pub(crate) fn write<T>(
+    /// [`Source::write`] for a query that must run on this thread.
+    pub(crate) fn write_here<T>(
         &self,
         query: impl FnOnce(backend::Conn<'_>) -> diesel::QueryResult<T>,
     ) -> Result<T> {
-        self.writer()?.write(&self.id, &self.pools, &self.counters, query)
+        self.pools.check(&self.id, &self.counters)?;
+        self.pools
+            .write_here(&self.id, &self.counters, query)
+            .unwrap_or_else(|| Err(self.refused()))
+    }
+
+    /// The refusal of a write to a read-only source, by the router.
+    fn refused(&self) -> Error {
+        self.counters.refused_write();
+        Error::ReadOnlySource {
+            source_name: self.id.name.to_string(),
+            refused_by: RefusedBy::Router,
+        }
     }
 
     /// Records what an error of a call says of the source (a damaged file).
@@ -126,6 +137,7 @@ impl Source {
         let open = self.pools.open_connections() + u32::from(background.0);
         let mut stats = self.counters.snapshot(&self.id.name, open);
         stats.background_checkpoints = background.1;
+        stats.writes_waiting = self.pools.writes_waiting();
         stats
     }
 }

@@ -10,6 +10,7 @@
 //! write, whatever SQL it runs. A read-only source has only readers, and its file is never
 //! created, migrated or written.
 
+mod batch;
 pub(crate) mod file;
 pub(crate) mod guard;
 mod inspect;
@@ -48,6 +49,8 @@ pub(crate) struct Pools {
     // close checkpoints and removes the `-wal` file, which only a writable connection can do.
     readers: Slots,
     writer: Option<Slots>,
+    /// The writes waiting for the writer (see [`batch`]).
+    batcher: batch::Batcher,
     health: Arc<Health>,
     // Last: the descriptor on the file is closed after every connection to it.
     _file: Arc<OpenFile>,
@@ -90,7 +93,8 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
         path: info.path.clone(),
         timeout: id.timeout,
     });
-    let pools = Pools { readers, writer, health, _file: file };
+    let batcher = batch::Batcher::new(config.is_group_commit());
+    let pools = Pools { readers, writer, batcher, health, _file: file };
     Ok(Opening { pools: crate::backend::Pools::Sqlite(pools), info, checkpoint })
 }
 
@@ -204,18 +208,22 @@ impl Pools {
         self.lease(&self.readers, PoolRole::Readers, id, counters)
     }
 
-    /// The writer; `None` for a read-only source, which has none.
-    pub(crate) fn writer<'a>(
+    /// The writes of the source, in batches; `None` for a read-only source, which has no writer.
+    pub(crate) fn batch<'a>(
         &'a self,
-        id: &SourceId,
-        counters: &Counters,
-    ) -> Option<Result<Lease<'a>>> {
-        let writer = self.writer.as_ref()?;
-        Some(self.lease(writer, PoolRole::Writer, id, counters))
+        id: &'a SourceId,
+        counters: &'a Counters,
+    ) -> Option<batch::Writer<'a>> {
+        let slots = self.writer.as_ref()?;
+        Some(batch::Writer { pools: self, slots, id, counters })
     }
 
     pub(crate) fn health(&self) -> Arc<Health> {
         self.health.clone()
+    }
+
+    pub(crate) fn writes_waiting(&self) -> u32 {
+        self.batcher.waiting()
     }
 
     pub(crate) fn open_connections(&self) -> u32 {
@@ -348,24 +356,6 @@ pub(crate) fn read<T>(
         let _ = guarded.conn().batch_execute("ROLLBACK;");
     }
     result.map_err(|e| id.failure(e, Access::Read, &explain(guarded)))
-}
-
-/// Runs a write's query or closure in one `BEGIN IMMEDIATE` transaction on the writer; a write
-/// into a file removed or replaced meanwhile is not acknowledged.
-pub(crate) fn write<T>(
-    mut lease: Lease<'_>,
-    pools: &Pools,
-    id: &SourceId,
-    counters: &Counters,
-    query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
-) -> Result<T> {
-    let value = lease
-        .write_transaction(|c| query(Conn::Sqlite(c)))
-        .map_err(|e| id.failure(e, Access::Write, &explain(&lease)))?;
-    match pools.health.check_after_write() {
-        None => Ok(value),
-        Some(fault) => Err(pools.file_error(id, counters, fault, Some(&mut lease))),
-    }
 }
 
 /// What a SQLite connection knows of its last failure.

@@ -65,6 +65,11 @@ pub struct SourceStats {
     pub open_connections: u32,
     /// Background checkpoints run on the source (writable sources with `pool-size` 3 or more).
     pub background_checkpoints: u64,
+    /// Transactions the source's writer began for writes: one per write on PostgreSQL and with
+    /// `group-commit = false`, one per batch of writes on SQLite otherwise.
+    pub write_transactions: u64,
+    /// Writes waiting now for the SQLite writer, to join the next batch.
+    pub writes_waiting: u32,
 }
 
 /// The live counters of one source.
@@ -80,6 +85,7 @@ pub(crate) struct Counters {
     // refused or timed out got one (see `snapshot`).
     wait_nanos: AtomicU64,
     timeouts: AtomicU64,
+    transactions: AtomicU64,
     // A moving average of how long this source's parts of fan-out reads take, in nanoseconds.
     fan_out_nanos: AtomicU64,
 }
@@ -132,6 +138,11 @@ impl Counters {
         Duration::from_nanos(self.fan_out_nanos.load(Relaxed))
     }
 
+    /// The writer began a transaction.
+    pub(crate) fn began_transaction(&self) {
+        self.transactions.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn checkout_timeout(&self) {
         self.timeouts.fetch_add(1, Relaxed);
     }
@@ -160,6 +171,8 @@ impl Counters {
             checkout_timeouts: timeouts,
             open_connections,
             background_checkpoints: 0,
+            write_transactions: self.transactions.load(Relaxed),
+            writes_waiting: 0,
         }
     }
 }

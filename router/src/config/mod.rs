@@ -71,6 +71,7 @@ pub struct SqliteFile {
     path: PathBuf,
     durability: Durability,
     immutable: bool,
+    group_commit: bool,
 }
 
 /// A database server's URL (`postgres://user:password@host:port/database`).
@@ -80,14 +81,30 @@ pub struct Server {
 }
 
 impl SqliteFile {
-    /// The file at `path`, with the default durability (`normal`), not immutable.
+    /// The file at `path`, with the default durability (`normal`), not immutable, its writes
+    /// committed in groups.
     pub fn new(path: impl Into<PathBuf>) -> SqliteFile {
-        SqliteFile { path: path.into(), durability: Durability::Normal, immutable: false }
+        SqliteFile {
+            path: path.into(),
+            durability: Durability::Normal,
+            immutable: false,
+            group_commit: true,
+        }
     }
 
     /// Sets the durability of the source's writes.
     pub fn durability(mut self, durability: Durability) -> SqliteFile {
         self.durability = durability;
+        self
+    }
+
+    /// Sets whether writes that arrive while the writer is busy share one transaction, each in
+    /// a savepoint of its own, with one commit (and one sync) for all: on by default
+    /// (`group-commit` in a configuration file). Off, every write is a transaction of its own,
+    /// as in a benchmark's comparison. Either way a write is answered only after the commit that
+    /// holds it, and a write that fails leaves nothing of itself.
+    pub fn group_commit(mut self, group_commit: bool) -> SqliteFile {
+        self.group_commit = group_commit;
         self
     }
 
@@ -115,6 +132,11 @@ impl SqliteFile {
     /// True when the file is declared frozen.
     pub fn is_immutable(&self) -> bool {
         self.immutable
+    }
+
+    /// True when the file's writes are committed in groups (see [`SqliteFile::group_commit`]).
+    pub fn is_group_commit(&self) -> bool {
+        self.group_commit
     }
 }
 
@@ -319,6 +341,11 @@ impl SourceConfig {
     /// the server says, and for a read-only source, which takes none.
     pub fn durability(&self) -> Option<Durability> {
         self.file().filter(|_| !self.readonly).map(SqliteFile::get_durability)
+    }
+
+    /// True when the source is a writable SQLite file whose writes are committed in groups.
+    pub fn is_group_commit(&self) -> bool {
+        self.file().is_some_and(SqliteFile::is_group_commit) && !self.readonly
     }
 
     /// True when the source is a frozen archive, opened with SQLite's `immutable=1`.

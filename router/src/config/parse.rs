@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 const TOP_KEYS: &[&str] = &["default", "sources", "chat_mapping", "on_source_error"];
 /// Keys of a source table; each is read by an arm of `parse_source`.
 const SOURCE_KEYS: &[&str] =
-    &["path", "url", "readonly", "pool_size", "timeout", "durability", "immutable"];
+    &["path", "url", "readonly", "pool_size", "timeout", "durability", "immutable", "group_commit"];
 
 pub(crate) struct Parser<'a> {
     pub(crate) text: &'a str,
@@ -115,6 +115,7 @@ struct SourceKeys<'k> {
     readonly: Option<bool>,
     immutable: Option<bool>,
     durability: Option<Durability>,
+    group_commit: Option<bool>,
     pool_size: Option<u32>,
     timeout: Option<Duration>,
     /// Every key the table wrote, by its canonical spelling, as written and where.
@@ -269,6 +270,7 @@ impl Parser<'_> {
                 "url" => read.url = Some(self.string(&at, v)?),
                 "readonly" => read.readonly = Some(self.boolean(&at, v)?),
                 "immutable" => read.immutable = Some(self.boolean(&at, v)?),
+                "group_commit" => read.group_commit = Some(self.boolean(&at, v)?),
                 "pool_size" => read.pool_size = Some(self.pool_size(&at, v)?),
                 "timeout" => read.timeout = Some(self.timeout(&at, v)?),
                 "durability" => {
@@ -307,7 +309,8 @@ impl Parser<'_> {
             (Some(path), None) => Ok(Location::File(
                 SqliteFile::new(path)
                     .durability(read.durability.unwrap_or_default())
-                    .immutable(read.immutable.unwrap_or(false)),
+                    .immutable(read.immutable.unwrap_or(false))
+                    .group_commit(read.group_commit.unwrap_or(true)),
             )),
             (None, Some(url)) => {
                 if read.seen.contains_key("durability") {
@@ -315,6 +318,13 @@ impl Parser<'_> {
                         "durability",
                         "`durability` is for SQLite files; a PostgreSQL server keeps commits as \
                          its own `synchronous_commit` says",
+                    ));
+                }
+                if read.seen.contains_key("group_commit") {
+                    return Err(refuse(
+                        "group_commit",
+                        "`group-commit` is for SQLite files; a PostgreSQL source runs every \
+                         write in a transaction of its own",
                     ));
                 }
                 if read.seen.contains_key("immutable") {

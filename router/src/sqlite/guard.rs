@@ -202,31 +202,6 @@ impl Guarded {
         work(&mut self.conn)
     }
 
-    /// Runs `query` in a `BEGIN IMMEDIATE` transaction, under the guard's rules for writes (the
-    /// library begins and ends the transaction; `query` may not), committed when it returns `Ok`
-    /// and rolled back otherwise.
-    pub(crate) fn write_transaction<T>(
-        &mut self,
-        query: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<T>,
-    ) -> diesel::QueryResult<T> {
-        let (state, handle) = (&*self.state, self.handle);
-        self.conn.immediate_transaction(|conn| {
-            state.mode.store(Mode::Write as u8, Ordering::Relaxed);
-            let reset = Reset(state);
-            let result = query(conn);
-            drop(reset);
-            // SAFETY: `handle` is `conn`'s, open; the call only reads a flag.
-            if unsafe { ffi::sqlite3_get_autocommit(handle) } != 0 {
-                // The guard refuses what could end the transaction; should it end anyway, the
-                // write is not reported as done.
-                return Err(diesel::result::Error::QueryBuilderError(
-                    "the call's transaction ended inside the call".into(),
-                ));
-            }
-            result
-        })
-    }
-
     /// The mode the connection is in.
     fn mode(&self) -> Mode {
         match self.state.mode.load(Ordering::Relaxed) {

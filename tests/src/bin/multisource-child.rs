@@ -2,8 +2,10 @@
 //! `tests/it/faults.rs`). Each mode prints one line per event on standard output and flushes it,
 //! so that the test reads exactly what the process had acknowledged when it died.
 //!
-//! - `write-messages DB FIRST [normal|full]`: saves messages through multisource, ids from FIRST
-//!   up, forever, printing each id once `save_chat_message` returned `Ok`.
+//! - `write-messages DB FIRST [normal|full] [THREADS]`: saves messages through multisource, ids
+//!   from FIRST up, forever, printing each id once `save_chat_message` returned `Ok`; with
+//!   THREADS, from that many threads at once (thread `t` takes the ids `FIRST + t + k * THREADS`),
+//!   whose writes the writer commits in batches.
 //! - `watch DB ROUNDS`: reads the database with a plain read-only connection, ROUNDS times, each
 //!   in one transaction, checking that what it sees is consistent (every message counted in its
 //!   author's `messages_count`) and never goes back; prints `seen N` for each count seen, and
@@ -39,7 +41,7 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["write-messages", db, first, rest @ ..] => {
-            write_messages(db, first, rest.first().copied())
+            write_messages(db, first, rest.first().copied(), rest.get(1).copied())
         }
         ["watch", db, rounds] => watch(db, rounds),
         ["write-plain", db, count] => write_plain(db, count),
@@ -67,8 +69,14 @@ fn say(line: std::fmt::Arguments<'_>) -> Result {
     writeln!(out, "{line}").and_then(|()| out.flush()).map_err(|e| e.to_string())
 }
 
-fn write_messages(db: &str, first: &str, durability: Option<&str>) -> Result {
+fn write_messages(
+    db: &str,
+    first: &str,
+    durability: Option<&str>,
+    threads: Option<&str>,
+) -> Result {
     let first: u64 = first.parse().map_err(|_| format!("not an id: {first}"))?;
+    let threads: u64 = threads.map_or(Ok(1), str::parse).map_err(|_| "not a thread count")?;
     let durability = match durability {
         None | Some("normal") => Durability::Normal,
         Some("full") => Durability::Full,
@@ -84,14 +92,20 @@ fn write_messages(db: &str, first: &str, durability: Option<&str>) -> Result {
     let date = NaiveDate::from_ymd_opt(2025, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default();
-    for id in first.. {
-        let text = format!("message {id}");
-        let message = NewMessage { message_text: &text, ..NewMessage::default() };
-        db.save_chat_message(date, CHAT, USER, &id.to_string(), &message)
-            .map_err(|e| e.to_string())?;
-        say(format_args!("{id}"))?;
-    }
-    Ok(())
+    let write = |t: u64| -> Result {
+        for id in (first + t..).step_by(threads.max(1) as usize) {
+            let text = format!("message {id}");
+            let message = NewMessage { message_text: &text, ..NewMessage::default() };
+            db.save_chat_message(date, CHAT, USER, &id.to_string(), &message)
+                .map_err(|e| e.to_string())?;
+            say(format_args!("{id}"))?;
+        }
+        Ok(())
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || write(t))).collect();
+        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
+    })
 }
 
 fn plain(db: &str, mode: &str) -> Result<SqliteConnection> {

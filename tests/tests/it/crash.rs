@@ -37,7 +37,7 @@ struct Count {
 
 /// Runs `rounds` rounds of write-then-kill on one file with `durability`; checks the file after
 /// each.
-fn kill_rounds(durability: &str, rounds: u64, seed: u64) {
+fn kill_rounds(durability: &str, threads: u64, rounds: u64, seed: u64) {
     let scratch = Scratch::new();
     let path = scratch.path("crash.db");
     let mut moments = Moments(seed);
@@ -49,6 +49,7 @@ fn kill_rounds(durability: &str, rounds: u64, seed: u64) {
                 &path.to_string_lossy(),
                 &(round * 1_000_000).to_string(),
                 durability,
+                &threads.to_string(),
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -102,10 +103,20 @@ fn kill_rounds(durability: &str, rounds: u64, seed: u64) {
 
 #[test]
 fn acknowledged_writes_survive_sigkill_with_the_default_durability() {
-    kill_rounds("normal", 6, 20251203);
+    kill_rounds("normal", 1, 6, 20251203);
+}
+
+#[test]
+fn acknowledged_batched_writes_of_eight_threads_survive_sigkill_with_the_default_durability() {
+    kill_rounds("normal", 8, 4, 7);
+}
+
+#[test]
+fn acknowledged_batched_writes_of_eight_threads_survive_sigkill_with_full_durability() {
+    kill_rounds("full", 8, 3, 11);
 }
 
 #[test]
 fn acknowledged_writes_survive_sigkill_with_full_durability() {
-    kill_rounds("full", 3, 42);
+    kill_rounds("full", 1, 3, 42);
 }

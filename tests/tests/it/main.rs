@@ -9,6 +9,7 @@ mod api_settings;
 mod api_users;
 mod asynchronous;
 mod backends;
+mod batches;
 mod bot_tables;
 mod closures;
 mod common;

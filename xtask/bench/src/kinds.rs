@@ -148,8 +148,16 @@ fn read_rows(size: Size, sides: &Sides, reader: &mut PgConnection) {
 /// held directly.
 fn write_rows(size: Size, sides: &Sides, writer: &mut PgConnection) {
     let keys = keys();
+    // Every write changes its row: SQLite writes nothing, and syncs nothing, for an upsert that
+    // leaves a row's bytes as they were (the same value, within the same second), which a
+    // value repeated from one batch to the next would be.
+    let written = std::cell::Cell::new(0_u64);
+    let value = || {
+        written.set(written.get() + 1);
+        written.get().to_string()
+    };
     let set = |db: &Database, i: usize| {
-        db.set_chat_setting(chat(i as i64 % CHATS), &keys[i % 20], "routed").expect("write");
+        db.set_chat_setting(chat(i as i64 % CHATS), &keys[i % 20], &value()).expect("write");
     };
     row(
         "set_chat_setting",
@@ -164,7 +172,7 @@ fn write_rows(size: Size, sides: &Sides, writer: &mut PgConnection) {
                             c,
                             chat(i as i64 % CHATS),
                             &keys[i % 20],
-                            "direct",
+                            &value(),
                         )
                     })
                     .expect("write");

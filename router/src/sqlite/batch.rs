@@ -1,0 +1,541 @@
+//! Group commit on a writable SQLite source's one writer: the writes that arrive while the
+//! writer is busy are run together, in one transaction, with one commit and one sync.
+//!
+//! A write that finds nobody writing leads: it leases the writer, runs its own call first, in a
+//! `BEGIN IMMEDIATE` transaction and without a savepoint (a lone writer pays nothing more than a
+//! lock it takes alone), then takes the calls that queued meanwhile, in their order of arrival,
+//! and runs each in a savepoint of its own (`SAVEPOINT multisource_call`, a name the guard
+//! refuses to the calls themselves): a call that fails is rolled back to its savepoint and gets
+//! its own error, the others stay. Then it commits, checks the file as every write does, and
+//! only then answers every call of the batch: a call is acknowledged after the commit that holds
+//! it, and a commit that fails fails every call it held. A batch takes at most [`MAX_CALLS`]
+//! calls and stops taking them [`MAX_SPAN`] after it began, so that a flood of writes cannot
+//! hold the file's lock for long; the calls still queued are led by the first of them, woken for
+//! that (one wake-up per batch, not per call).
+//!
+//! A queued call's query runs on the leader's thread, and its caller waits, its stack untouched,
+//! until the answer is in: the query must be `Send` (and its result too), which the router's
+//! `call_write` asks for. A closure that is not ([`crate::Router::call_write_here`], behind
+//! `Database::write`) is never run by another thread: when it reaches the head of the queue, the
+//! batch before it ends and it leads the next.
+//!
+//! With `group-commit = false`, every call leads a batch of its own: one transaction per call,
+//! as before group commit, kept for comparison.
+
+#![allow(unsafe_code)]
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::ptr::NonNull;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use diesel::QueryResult;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+
+use super::{Guarded, Mode, Pools, explain};
+use crate::backend::Conn;
+use crate::error::{Error, PoolRole, Result};
+use crate::route::Access;
+use crate::slots::Lease;
+use crate::source::{Explained, SourceId};
+use crate::stats::Counters;
+
+/// The most calls one transaction holds.
+pub(crate) const MAX_CALLS: usize = 128;
+
+/// How long after its `BEGIN` a batch stops taking calls.
+pub(crate) const MAX_SPAN: Duration = Duration::from_millis(4);
+
+/// The savepoint of each call after the first of a batch.
+const SAVEPOINT: &str = "SAVEPOINT multisource_call";
+const RELEASE: &str = "RELEASE multisource_call";
+const ROLLBACK_TO: &str = "ROLLBACK TO multisource_call; RELEASE multisource_call";
+
+/// The writes waiting for a source's writer.
+#[derive(Debug)]
+pub(crate) struct Batcher {
+    waiting: Mutex<Waiting>,
+    enabled: bool,
+}
+
+#[derive(Debug, Default)]
+struct Waiting {
+    /// True while a call leads: holds, or is about to take, the writer.
+    leading: bool,
+    queue: VecDeque<TicketRef>,
+}
+
+/// A call waiting in the queue: it lives on its caller's stack, which waits until the ticket is
+/// answered or handed the lead, or takes it out of the queue itself, under the queue's lock.
+struct Ticket {
+    status: AtomicU8,
+    thread: Thread,
+    member: *mut (dyn Member + 'static),
+    sendable: bool,
+}
+
+const QUEUED: u8 = 0;
+const TAKEN: u8 = 1;
+const DONE: u8 = 2;
+const LEAD: u8 = 3;
+
+#[derive(Debug, Clone, Copy)]
+struct TicketRef(NonNull<Ticket>);
+
+// SAFETY: a ticket is reached through its reference only under the queue's lock or by the
+// leader that took it; the member it points to is `Send` when `sendable` (see `Ticket`), and
+// otherwise only its own thread runs it.
+unsafe impl Send for TicketRef {}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket").field("status", &self.status).finish_non_exhaustive()
+    }
+}
+
+/// One call of a batch, its query and its answer.
+trait Member {
+    /// Runs the call's query on `conn`, under the guard's rules for writes; true when it
+    /// returned `Ok`.
+    fn run(&mut self, conn: &mut Guarded) -> bool;
+    /// Replaces the call's answer by `error`: what it wrote was not committed.
+    fn fail(&mut self, error: Error);
+}
+
+/// A call's query, then its answer (or the panic it raised, for its caller's thread).
+struct Typed<'a, F, T> {
+    query: Option<F>,
+    answer: Option<Result<T>>,
+    panic: Option<Box<dyn Any + Send>>,
+    id: &'a SourceId,
+}
+
+impl<F, T> Member for Typed<'_, F, T>
+where
+    F: FnOnce(Conn<'_>) -> QueryResult<T>,
+{
+    fn run(&mut self, conn: &mut Guarded) -> bool {
+        let Some(query) = self.query.take() else { return false };
+        let ran =
+            catch_unwind(AssertUnwindSafe(|| conn.run_as(Mode::Write, |c| query(Conn::Sqlite(c)))));
+        match ran {
+            Ok(Ok(value)) => {
+                self.answer = Some(Ok(value));
+                true
+            }
+            Ok(Err(error)) => {
+                self.answer = Some(Err(self.id.failure(error, Access::Write, &explain(conn))));
+                false
+            }
+            Err(payload) => {
+                self.panic = Some(payload);
+                false
+            }
+        }
+    }
+
+    fn fail(&mut self, error: Error) {
+        if self.panic.is_none() {
+            self.answer = Some(Err(error));
+        }
+    }
+}
+
+impl<F, T> Typed<'_, F, T> {
+    /// The call's answer, on its caller's thread: its panic goes on from here.
+    fn answer(self) -> Result<T> {
+        if let Some(payload) = self.panic {
+            resume_unwind(payload);
+        }
+        let id = self.id;
+        self.answer.unwrap_or_else(|| Err(library_error(id, "the write ended without an answer")))
+    }
+}
+
+/// What a batch needs of its source.
+pub(crate) struct Writer<'a> {
+    pub(crate) pools: &'a Pools,
+    pub(crate) slots: &'a crate::slots::Slots,
+    pub(crate) id: &'a SourceId,
+    pub(crate) counters: &'a Counters,
+}
+
+impl Batcher {
+    /// The queue of a writable source; `enabled` is its `group-commit` setting.
+    pub(crate) fn new(enabled: bool) -> Batcher {
+        Batcher { waiting: Mutex::new(Waiting::default()), enabled }
+    }
+
+    /// The writes waiting now.
+    pub(crate) fn waiting(&self) -> u32 {
+        u32::try_from(self.lock().queue.len()).unwrap_or(u32::MAX)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        // Nothing panics while the lock is held.
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Writer<'_> {
+    /// Runs `query` as one call of a batch, possibly on the thread of the batch's leader.
+    pub(crate) fn write_sendable<T: Send>(
+        &self,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T> + Send,
+    ) -> Result<T> {
+        let mut member = Typed { query: Some(query), answer: None, panic: None, id: self.id };
+        self.submit(&mut member, true)?;
+        member.answer()
+    }
+
+    /// Runs `query` as one call of a batch, on this thread.
+    pub(crate) fn write_here<T>(
+        &self,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+    ) -> Result<T> {
+        let mut member = Typed { query: Some(query), answer: None, panic: None, id: self.id };
+        self.submit(&mut member, false)?;
+        member.answer()
+    }
+
+    fn batcher(&self) -> &Batcher {
+        &self.pools.batcher
+    }
+
+    /// Runs `member` in a batch: leads one when nobody does, else waits in the queue until a
+    /// leader answered it or handed it the lead. Fails, with `member` not run, when the writer
+    /// could not be had within the source's timeout.
+    fn submit(&self, member: &mut dyn Member, sendable: bool) -> Result<()> {
+        let batcher = self.batcher();
+        if !batcher.enabled {
+            return self.lead(member, false);
+        }
+        let mut waiting = batcher.lock();
+        if !waiting.leading {
+            waiting.leading = true;
+            drop(waiting);
+            return self.lead(member, true);
+        }
+        // SAFETY: only the lifetime is erased; the ticket, which holds the pointer, is answered
+        // or out of the queue before this function returns, and nothing else keeps it.
+        let erased: *mut (dyn Member + 'static) =
+            unsafe { std::mem::transmute::<*mut (dyn Member + '_), _>(member as *mut _) };
+        let ticket = Ticket {
+            status: AtomicU8::new(QUEUED),
+            thread: std::thread::current(),
+            member: erased,
+            sendable,
+        };
+        waiting.queue.push_back(TicketRef(NonNull::from(&ticket)));
+        drop(waiting);
+        let started = Instant::now();
+        let mut deadline = Some(started + self.id.timeout);
+        loop {
+            match ticket.status.load(Ordering::Acquire) {
+                DONE => {
+                    self.counters.waited(started.elapsed());
+                    return Ok(());
+                }
+                LEAD => {
+                    self.counters.waited(started.elapsed());
+                    return self.lead(member, true);
+                }
+                _ => {}
+            }
+            match deadline {
+                Some(at) if Instant::now() >= at => {
+                    let mut waiting = batcher.lock();
+                    if ticket.status.load(Ordering::Acquire) == QUEUED {
+                        let me = NonNull::from(&ticket);
+                        waiting.queue.retain(|t| t.0 != me);
+                        drop(waiting);
+                        self.counters.checkout_timeout();
+                        return Err(self.id.busy_pool_error(PoolRole::Writer, 1));
+                    }
+                    // Taken by a leader, or handed the lead: it will be answered.
+                    deadline = None;
+                }
+                Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+                None => std::thread::park(),
+            }
+        }
+    }
+
+    /// Leads a batch: `member` first, then (when `queued`) the calls waiting, and hands the
+    /// lead on to the next call waiting, whatever happens.
+    fn lead(&self, member: &mut dyn Member, queued: bool) -> Result<()> {
+        let _handoff = queued.then_some(Handoff(self.batcher()));
+        let mut lease = self.pools.lease(self.slots, PoolRole::Writer, self.id, self.counters)?;
+        let mut batch = Batch::new(self, &mut lease);
+        batch.run(member, None);
+        while queued && let Some(ticket) = batch.take() {
+            // SAFETY: a taken ticket stays alive, and its member untouched by its caller, until
+            // the batch answers it (`Batch::drop`).
+            let member = unsafe { &mut *ticket.0.as_ref().member };
+            batch.run(member, Some(ticket));
+        }
+        batch.commit();
+        Ok(())
+    }
+}
+
+/// Gives the lead to the first call waiting, or leaves it free.
+struct Handoff<'a>(&'a Batcher);
+
+impl Drop for Handoff<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.0.lock();
+        match waiting.queue.pop_front() {
+            Some(next) => {
+                // SAFETY: a queued ticket is alive while it is in the queue, and its caller
+                // waits for `status` to change.
+                let ticket = unsafe { next.0.as_ref() };
+                let thread = ticket.thread.clone();
+                ticket.status.store(LEAD, Ordering::Release);
+                drop(waiting);
+                thread.unpark();
+            }
+            None => waiting.leading = false,
+        }
+    }
+}
+
+/// A batch being run on the writer.
+struct Batch<'w, 'l, 'a> {
+    writer: &'w Writer<'a>,
+    conn: &'l mut Guarded,
+    /// A transaction is open.
+    open: bool,
+    /// The connection can no longer be trusted with a transaction: the batch takes no more
+    /// calls, and the lease's end discards it.
+    broken: bool,
+    started: Instant,
+    /// Calls run so far, and those of them that wrote what the commit will hold.
+    calls: usize,
+    held: Vec<*mut (dyn Member + 'static)>,
+    /// The tickets to answer at the end.
+    taken: Vec<TicketRef>,
+}
+
+impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
+    fn new(writer: &'w Writer<'a>, lease: &'l mut Lease<'_>) -> Self {
+        Batch {
+            writer,
+            conn: lease,
+            open: false,
+            broken: false,
+            started: Instant::now(),
+            calls: 0,
+            held: Vec::new(),
+            taken: Vec::new(),
+        }
+    }
+
+    /// The next call of the queue, when the batch may take one and the call may run here.
+    fn take(&mut self) -> Option<TicketRef> {
+        if self.broken || self.calls >= MAX_CALLS || self.started.elapsed() >= MAX_SPAN {
+            return None;
+        }
+        let mut waiting = self.writer.batcher().lock();
+        let next = *waiting.queue.front()?;
+        // SAFETY: a queued ticket is alive while it is in the queue.
+        let ticket = unsafe { next.0.as_ref() };
+        if !ticket.sendable {
+            // Its caller runs it, leading the next batch.
+            return None;
+        }
+        waiting.queue.pop_front();
+        ticket.status.store(TAKEN, Ordering::Relaxed);
+        Some(next)
+    }
+
+    /// Runs one call: the first of a transaction as it is, the others in a savepoint.
+    fn run(&mut self, member: &mut dyn Member, ticket: Option<TicketRef>) {
+        self.taken.extend(ticket);
+        self.calls += 1;
+        if self.broken {
+            member.fail(self.library_error("the writer's connection failed in this batch; retry"));
+            return;
+        }
+        let first = !self.open;
+        let began = match first {
+            true => {
+                AnsiTransactionManager::begin_transaction_sql(self.conn.conn(), "BEGIN IMMEDIATE")
+            }
+            false => self.conn.conn().batch_execute(SAVEPOINT),
+        };
+        if let Err(error) = began {
+            member.fail(self.writer.id.failure(error, Access::Write, &explain(self.conn)));
+            return;
+        }
+        if first {
+            self.writer.counters.began_transaction();
+        }
+        self.open = true;
+        let mut ok = member.run(self.conn);
+        if self.conn.in_autocommit() {
+            // SQLite rolled the whole transaction back (on a full disk, for one), or the call
+            // ended it, which the guard refuses: nothing of the batch so far is in the file.
+            self.open = false;
+            self.broken = true;
+            // Diesel still counts the transaction: this connection is not used again.
+            let _ = AnsiTransactionManager::rollback_transaction(self.conn.conn());
+            if ok {
+                member.fail(self.library_error("the call's transaction ended inside the call"));
+            }
+            self.fail_held(|batch| {
+                batch.library_error(
+                    "the transaction holding this call was rolled back when another call of its \
+                     batch failed; nothing of this call was written: retry it",
+                )
+            });
+            return;
+        }
+        if !self.depth_is_ours() {
+            // The call left a transaction of its own open (diesel's `begin_transaction`
+            // without its end): roll it back; the call fails.
+            while !self.depth_is_ours() {
+                if AnsiTransactionManager::rollback_transaction(self.conn.conn()).is_err() {
+                    self.broken = true;
+                    break;
+                }
+            }
+            if ok {
+                ok = false;
+                member.fail(self.library_error(
+                    "the call left a transaction of its own open; nothing of it was written",
+                ));
+            }
+        }
+        let ended = match (first, ok) {
+            (_, true) if self.broken => Err(()),
+            (true, true) => Ok(()),
+            (false, true) => self.conn.conn().batch_execute(RELEASE).map_err(drop),
+            (true, false) => {
+                self.open = false;
+                AnsiTransactionManager::rollback_transaction(self.conn.conn()).map_err(drop)
+            }
+            (false, false) => self.conn.conn().batch_execute(ROLLBACK_TO).map_err(drop),
+        };
+        match (ended, ok) {
+            (Ok(()), true) => self.held.push(erase(member)),
+            (Ok(()), false) => {}
+            (Err(()), _) => {
+                // The savepoint could not be ended: the batch cannot be trusted.
+                if ok {
+                    member.fail(self.library_error("the call's savepoint could not be released"));
+                }
+                self.abandon();
+            }
+        }
+    }
+
+    /// True when diesel counts only the batch's transaction.
+    fn depth_is_ours(&mut self) -> bool {
+        let status = AnsiTransactionManager::transaction_manager_status_mut(self.conn.conn());
+        matches!(status.transaction_depth(), Ok(Some(depth)) if depth.get() == 1)
+    }
+
+    /// Rolls the transaction back and fails every call it held.
+    fn abandon(&mut self) {
+        self.broken = true;
+        if self.open {
+            self.open = false;
+            let _ = AnsiTransactionManager::rollback_transaction(self.conn.conn());
+        }
+        self.fail_held(|batch| {
+            batch.library_error(
+                "the batch holding this call could not be committed; nothing of it was \
+                 written: retry it",
+            )
+        });
+    }
+
+    /// Commits what the batch holds and checks the file, as every write does.
+    fn commit(&mut self) {
+        if !self.open {
+            return;
+        }
+        self.open = false;
+        if let Err(error) = AnsiTransactionManager::commit_transaction(self.conn.conn()) {
+            // Every call gets the commit's error.
+            let explained = explain(self.conn);
+            self.fail_held(|batch| {
+                let again = Explained {
+                    refused: explained.refused.clone(),
+                    busy_wait: explained.busy_wait,
+                };
+                batch.writer.id.failure(rebuild(&error), Access::Write, &again)
+            });
+            self.broken = true;
+            return;
+        }
+        if let Some(fault) = self.writer.pools.health.check_after_write() {
+            // The first call's error saves what the writer sees of a removed file; the others
+            // name where it went.
+            self.fail_held(|batch| {
+                let writer = batch.writer;
+                writer.pools.file_error(writer.id, writer.counters, fault, Some(&mut *batch.conn))
+            });
+        }
+    }
+
+    /// Fails every call the transaction held, each with an error of its own.
+    fn fail_held(&mut self, mut error: impl FnMut(&mut Self) -> Error) {
+        for member in std::mem::take(&mut self.held) {
+            let error = error(self);
+            // SAFETY: the members held are the leader's own, or those of tickets taken and not
+            // yet answered, alive until `Batch::drop` answers them.
+            unsafe { (*member).fail(error) };
+        }
+    }
+
+    fn library_error(&self, message: &str) -> Error {
+        library_error(self.writer.id, message)
+    }
+}
+
+/// An error of a write that the library, not the database, found.
+fn library_error(id: &SourceId, message: &str) -> Error {
+    let error = diesel::result::Error::QueryBuilderError(message.into());
+    id.failure(error, Access::Write, &Explained::default())
+}
+
+/// Diesel's error again, for one more call of a batch whose commit failed.
+fn rebuild(error: &diesel::result::Error) -> diesel::result::Error {
+    match error {
+        diesel::result::Error::DatabaseError(kind, info) => {
+            diesel::result::Error::DatabaseError(*kind, Box::new(info.message().to_owned()))
+        }
+        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
+    }
+}
+
+impl Drop for Batch<'_, '_, '_> {
+    /// Answers every call taken: committed, or failed (a batch dropped before its commit, which
+    /// only a panic of the library's own could do, committed nothing).
+    fn drop(&mut self) {
+        if self.open {
+            self.abandon();
+        }
+        for ticket in self.taken.drain(..) {
+            // SAFETY: the caller of a taken ticket waits for `DONE`; once it is stored, the
+            // ticket is not touched again.
+            let ticket = unsafe { ticket.0.as_ref() };
+            let thread = ticket.thread.clone();
+            ticket.status.store(DONE, Ordering::Release);
+            thread.unpark();
+        }
+    }
+}
+
+/// The member with its lifetime erased, for the list of calls the commit holds.
+fn erase(member: &mut dyn Member) -> *mut (dyn Member + 'static) {
+    // SAFETY: only the lifetime changes; the pointer is used only while the batch runs (see
+    // `Batch::held`).
+    unsafe { std::mem::transmute::<*mut (dyn Member + '_), _>(member as *mut _) }
+}
