@@ -220,14 +220,12 @@ impl Writer<'_> {
             drop(waiting);
             return self.lead(member, true);
         }
-        // SAFETY: only the lifetime is erased; the ticket, which holds the pointer, is answered
-        // or out of the queue before this function returns, and nothing else keeps it.
-        let erased: *mut (dyn Member + 'static) =
-            unsafe { std::mem::transmute::<*mut (dyn Member + '_), _>(member as *mut _) };
+        // The ticket, which holds the erased pointer, is answered or out of the queue before
+        // this function returns, and nothing else keeps it.
         let ticket = Ticket {
             status: AtomicU8::new(QUEUED),
             thread: std::thread::current(),
-            member: erased,
+            member: erase(member),
             sendable,
         };
         waiting.queue.push_back(TicketRef(NonNull::from(&ticket)));
@@ -533,9 +531,9 @@ impl Drop for Batch<'_, '_, '_> {
     }
 }
 
-/// The member with its lifetime erased, for the list of calls the commit holds.
+/// The member with its lifetime erased, for a ticket and for the list of calls a commit holds.
 fn erase(member: &mut dyn Member) -> *mut (dyn Member + 'static) {
-    // SAFETY: only the lifetime changes; the pointer is used only while the batch runs (see
-    // `Batch::held`).
+    // SAFETY: only the lifetime changes; every pointer is used only while its member is alive:
+    // a ticket's until it is answered or out of the queue, a held one while the batch runs.
     unsafe { std::mem::transmute::<*mut (dyn Member + '_), _>(member as *mut _) }
 }
