@@ -35,7 +35,8 @@ use crate::{Connection, Database};
 ///
 /// Cheap to clone (an `Arc`): give each handler its clone. The calls run on threads of the
 /// library's own, started as they are needed. Each source has a lane for its reads, of as many
-/// threads as it has connections, and one for its writes, one at a time as its writer takes them;
+/// threads as it has connections, and one for its writes (up to 16 at once on a SQLite file with
+/// group commit, whose writer commits the ones that queue together; one at a time elsewhere);
 /// the reads of every source have a lane of their own. A source that is slow or locked by another
 /// process holds up only its own calls: the others' go on. Dropping the last
 /// clone waits for the calls already running, and closes every file before it returns, as
@@ -84,6 +85,11 @@ const SPIN: Duration = Duration::from_micros(50);
 const SPINNERS: usize = 1;
 /// How long a caller whose call was taken at once watches for its answer before it sleeps.
 const WATCH: Duration = Duration::from_micros(10);
+
+/// How many writes of a source with group commit run at once on the library's threads: all but
+/// one of them wait in the source's queue and are committed in the batch the first one leads. A
+/// thread each, parked while it waits.
+const BATCHED_WRITES: usize = 16;
 
 /// A call, as a thread runs it.
 type Job = Box<dyn FnOnce(&Database) + Send>;
@@ -137,10 +143,17 @@ impl AsyncDatabase {
         let size = |s: &multisource_router::SourceConfig| {
             usize::try_from(s.get_pool_size()).unwrap_or(usize::MAX).max(1)
         };
-        // Each source's reads, as many at once as it has connections, then its writes, one at a
-        // time: they take turns on its one writer, and a thread more would only wait for it.
+        // Each source's reads, as many at once as it has connections, then its writes: on a
+        // source with group commit, up to [`BATCHED_WRITES`] at once, so that the writes that
+        // queue behind its one writer are committed together; elsewhere one at a time, since
+        // they take turns on the writer and a thread more would only wait for it.
+        let writes = |s: &multisource_router::SourceConfig| match s.is_group_commit() {
+            true => BATCHED_WRITES,
+            false => 1,
+        };
         let lane = |limit| Lane { jobs: VecDeque::new(), running: 0, limit };
-        let mut lanes: Vec<Lane> = sources.iter().flat_map(|s| [lane(size(s)), lane(1)]).collect();
+        let mut lanes: Vec<Lane> =
+            sources.iter().flat_map(|s| [lane(size(s)), lane(writes(s))]).collect();
         // Reads of every source: as many at once as the largest source has connections.
         let widest = sources.iter().map(size).max().unwrap_or(1);
         lanes.push(lane(widest.max(2)));
@@ -237,8 +250,9 @@ impl AsyncDatabase {
     }
 
     /// Runs `call`, a write, with the database on one of the library's threads, in the lane of
-    /// the writes of the source that `chat_id` routes to: one at a time per source, in the order
-    /// they come. What the generated async writes and the write closures below do.
+    /// the writes of the source that `chat_id` routes to, started in the order they come (one at
+    /// a time on a source without group commit). What the generated async writes and the write
+    /// closures below do.
     pub fn call_writing<T: Send + 'static>(
         &self,
         chat_id: Option<i64>,
