@@ -118,44 +118,45 @@ fn with_group_commit_off_every_write_is_a_transaction_of_its_own() {
     assert_eq!(transactions, 11);
 }
 
-#[test]
-fn sixteen_threads_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
-    let scratch = Scratch::new();
-    let db = open(&scratch, true);
-    const THREADS: i64 = 16;
-    const CALLS: i64 = 100;
-    for t in 0..THREADS {
+/// Calls of each caller in the mixed-writes tests.
+const CALLS: i64 = 100;
+
+/// The mixed writes' database: `callers` users of `CHAT`, each with one message, `seed{t}`.
+fn seeded(scratch: &Scratch, callers: i64) -> Database {
+    let db = open(scratch, true);
+    for t in 0..callers {
         db.update_chat_user(CHAT, t, "@u", "U").unwrap();
         db.save_chat_message(date(), CHAT, t, &format!("seed{t}"), &NewMessage::default()).unwrap();
     }
-    let saved: Vec<Vec<String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
-                let db = &db;
-                s.spawn(move || {
-                    let mut saved = Vec::new();
-                    for k in 0..CALLS {
-                        if k % 10 == 9 {
-                            // A duplicate message id: a constraint violation.
-                            let bad = NewMessage { message_text: "failed", ..Default::default() };
-                            let r =
-                                db.save_chat_message(date(), CHAT, t, &format!("seed{t}"), &bad);
-                            assert!(r.is_err(), "thread {t} call {k}");
-                        } else if k % 2 == 0 {
-                            let id = format!("{t}-{k}");
-                            db.save_chat_message(date(), CHAT, t, &id, &NewMessage::default())
-                                .unwrap();
-                            saved.push(id);
-                        } else {
-                            db.set_chat_setting(CHAT, &format!("t{t}k{k}"), "ok").unwrap();
-                        }
-                    }
-                    saved
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    db
+}
+
+/// What call `k` of caller `t` does in the mixed writes: one in ten saves a duplicate message
+/// id (a constraint violation), half the others save a message, the rest set a setting.
+enum Mixed {
+    Fails(String),
+    Saves(String),
+    Sets(String),
+}
+
+fn mixed(t: i64, k: i64) -> Mixed {
+    if k % 10 == 9 {
+        Mixed::Fails(format!("seed{t}"))
+    } else if k % 2 == 0 {
+        Mixed::Saves(format!("{t}-{k}"))
+    } else {
+        Mixed::Sets(format!("t{t}k{k}"))
+    }
+}
+
+fn failed() -> NewMessage<'static> {
+    NewMessage { message_text: "failed", ..Default::default() }
+}
+
+/// Every successful call's rows are in the file once, no failed call's row is, and the
+/// counters equal the rows: `saved` holds each caller's saved message ids.
+fn assert_every_call_whole(scratch: &Scratch, db: &Database, saved: &[Vec<String>]) {
+    let callers = saved.len() as i64;
     let mut conn = crate::common::raw(&scratch.path("main.db"));
     #[derive(QueryableByName)]
     struct N {
@@ -165,7 +166,7 @@ fn sixteen_threads_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
     let count = |conn: &mut SqliteConnection, sql: &str| -> i64 {
         diesel::sql_query(sql).get_result::<N>(conn).unwrap().n
     };
-    let expected: i64 = saved.iter().map(|s| s.len() as i64).sum::<i64>() + THREADS;
+    let expected: i64 = saved.iter().map(|s| s.len() as i64).sum::<i64>() + callers;
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM chat_messages"), expected);
     assert_eq!(
         count(&mut conn, "SELECT count(DISTINCT message_id) AS n FROM chat_messages"),
@@ -176,6 +177,7 @@ fn sixteen_threads_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
         0
     );
     assert_eq!(count(&mut conn, "SELECT sum(messages_count) AS n FROM chat_users"), expected);
+    assert_eq!(count(&mut conn, "SELECT sum(messages_count) AS n FROM chat_stats"), expected);
     for (t, ids) in saved.iter().enumerate() {
         for id in ids {
             assert!(
@@ -186,9 +188,87 @@ fn sixteen_threads_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
     }
     let settings = count(&mut conn, "SELECT count(*) AS n FROM chat_settings WHERE value = 'ok'");
     let odd = (0..CALLS).filter(|k| k % 2 == 1 && k % 10 != 9).count() as i64;
-    assert_eq!(settings, THREADS * odd);
-    let s = stats(&db);
-    assert_eq!(s.errors, (THREADS * CALLS / 10) as u64);
+    assert_eq!(settings, callers * odd);
+    assert_eq!(stats(db).errors, (callers * CALLS / 10) as u64);
+}
+
+#[test]
+fn sixteen_threads_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
+    let scratch = Scratch::new();
+    const THREADS: i64 = 16;
+    let db = seeded(&scratch, THREADS);
+    let saved: Vec<Vec<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let db = &db;
+                s.spawn(move || {
+                    let mut saved = Vec::new();
+                    for k in 0..CALLS {
+                        match mixed(t, k) {
+                            Mixed::Fails(id) => {
+                                let r = db.save_chat_message(date(), CHAT, t, &id, &failed());
+                                assert!(r.is_err(), "thread {t} call {k}");
+                            }
+                            Mixed::Saves(id) => {
+                                db.save_chat_message(date(), CHAT, t, &id, &NewMessage::default())
+                                    .unwrap();
+                                saved.push(id);
+                            }
+                            Mixed::Sets(key) => db.set_chat_setting(CHAT, &key, "ok").unwrap(),
+                        }
+                    }
+                    saved
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_every_call_whole(&scratch, &db, &saved);
+}
+
+#[test]
+fn two_hundred_fifty_six_tasks_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
+    let scratch = Scratch::new();
+    const TASKS: i64 = 256;
+    let db = multisource::AsyncDatabase::new(seeded(&scratch, TASKS));
+    let before = stats(db.database()).write_transactions;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let saved: Vec<Vec<String>> = runtime.block_on(async {
+        let handles: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut saved = Vec::new();
+                    for k in 0..CALLS {
+                        match mixed(t, k) {
+                            Mixed::Fails(id) => {
+                                let r = db.save_chat_message(date(), CHAT, t, &id, &failed()).await;
+                                assert!(r.is_err(), "task {t} call {k}");
+                            }
+                            Mixed::Saves(id) => {
+                                let message = NewMessage::default();
+                                db.save_chat_message(date(), CHAT, t, &id, &message).await.unwrap();
+                                saved.push(id);
+                            }
+                            Mixed::Sets(key) => {
+                                db.set_chat_setting(CHAT, &key, "ok").await.unwrap()
+                            }
+                        }
+                    }
+                    saved
+                })
+            })
+            .collect();
+        let mut saved = Vec::new();
+        for handle in handles {
+            saved.push(handle.await.unwrap());
+        }
+        saved
+    });
+    assert_every_call_whole(&scratch, db.database(), &saved);
+    // The async writes were committed in groups: 25,600 calls in fewer transactions.
+    let transactions = stats(db.database()).write_transactions - before;
+    assert!(transactions < (TASKS * CALLS) as u64, "{transactions} transactions");
 }
 
 #[test]
@@ -204,4 +284,76 @@ fn a_write_that_leaves_a_transaction_of_its_own_open_fails_and_writes_nothing() 
     assert_eq!(db.get_setting("open", None).unwrap(), None);
     db.set_setting("after", "fine").unwrap();
     assert_eq!(db.get_setting("after", None).unwrap().as_deref(), Some("fine"));
+}
+
+#[test]
+fn a_reader_never_sees_part_of_a_batched_call() {
+    let scratch = Scratch::new();
+    const WRITERS: i64 = 8;
+    const SAVES: i64 = 150;
+    let db = seeded(&scratch, WRITERS);
+    let before = stats(&db).write_transactions;
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Seen {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        messages: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        users: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        days: i64,
+    }
+    // One statement, so one snapshot: the messages, and the two counters each save adds to.
+    const SEEN: &str = "SELECT (SELECT count(*) FROM chat_messages) AS messages, \
+        (SELECT sum(messages_count) FROM chat_users) AS users, \
+        (SELECT sum(messages_count) FROM chat_stats) AS days";
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let check = |seen: Seen, counts: &mut std::collections::BTreeSet<i64>| {
+        assert!(seen.messages == seen.users && seen.users == seen.days, "part of a call: {seen:?}");
+        counts.insert(seen.messages);
+    };
+    let (outside, inside) = std::thread::scope(|s| {
+        let (db, done) = (&db, &done);
+        // A connection of its own, as another process has, and the library's own readers.
+        let outside = s.spawn(move || {
+            let mut conn = crate::common::raw(&scratch.path("main.db"));
+            let mut counts = std::collections::BTreeSet::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                check(diesel::sql_query(SEEN).get_result::<Seen>(&mut conn).unwrap(), &mut counts);
+            }
+            counts
+        });
+        let inside = s.spawn(move || {
+            let mut counts = std::collections::BTreeSet::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                check(
+                    db.read(None, None, |c| diesel::sql_query(SEEN).get_result(c)).unwrap(),
+                    &mut counts,
+                );
+            }
+            counts
+        });
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|t| {
+                s.spawn(move || {
+                    for k in 0..SAVES {
+                        let message = NewMessage::default();
+                        db.save_chat_message(date(), CHAT, t, &format!("{t}-{k}"), &message)
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        writers.into_iter().for_each(|w| w.join().unwrap());
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (outside.join().unwrap(), inside.join().unwrap())
+    });
+    // The readers read while the writers wrote, and the writes were batched.
+    assert!(
+        outside.len() > 1 && inside.len() > 1,
+        "{} and {} states seen",
+        outside.len(),
+        inside.len()
+    );
+    let transactions = stats(&db).write_transactions - before;
+    assert!(transactions < (WRITERS * SAVES) as u64, "{transactions} transactions");
 }
