@@ -6,6 +6,8 @@
 //!   side-by-side comparison;
 //! - `async`: the async API against the blocking one on the same queries, and throughput with
 //!   1 to 1,024 tasks;
+//! - `writes`: write throughput from 1 to 128 callers, group commit against one transaction
+//!   per call, each durability;
 //! - `scale`: how costs grow with sources, mapping entries, fan-out width and threads;
 //! - `kinds` (the `postgres` feature): the same routed calls on a SQLite and a PostgreSQL source,
 //!   on the server `MULTISOURCE_BENCH_POSTGRES` names.
@@ -22,12 +24,13 @@ mod overhead;
 mod peer;
 mod scale;
 mod util;
+mod writes;
 
 use std::path::Path;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: multisource-bench [overhead | peer | async | scale | profile <save|lookup|setting>] [--quick]
+usage: multisource-bench [overhead | peer | async | writes | scale | profile <save|lookup|setting>] [--quick]
        multisource-bench peer [--durability normal|full] [--reps N]
        multisource-bench kinds [--quick]   (the `postgres` feature; MULTISOURCE_BENCH_POSTGRES)";
 
@@ -44,6 +47,7 @@ struct Args {
     peer: peer::Options,
     asynchronous: asynchronous::Size,
     scale: scale::Size,
+    writes: writes::Size,
 }
 
 /// Reads the command line: the benchmarks named, `--quick`, `--durability`, `--reps`.
@@ -81,6 +85,10 @@ fn parse(args: &[String]) -> Result<Args, String> {
             true => scale::Size { calls: 200, reps: 1, scale: 20, max_mapping: 10_000 },
             false => scale::Size { calls: 100_000, reps: 5, scale: 1, max_mapping: 1_000_000 },
         },
+        writes: match quick {
+            true => writes::Size { calls: 100, reps: 1, callers: &[1, 8] },
+            false => writes::Size { calls: 10_000, reps: 3, callers: writes::CALLERS },
+        },
     })
 }
 
@@ -97,9 +105,12 @@ fn run(dir: &Path, args: &Args) -> Result<(), String> {
             println!();
             asynchronous::run(dir, args.asynchronous);
             println!();
+            writes::run(dir, args.writes);
+            println!();
             scale::run(dir, args.scale);
         }
         ["async"] => asynchronous::run(dir, args.asynchronous),
+        ["writes"] => writes::run(dir, args.writes),
         ["overhead"] => overhead::run(dir, args.overhead),
         ["peer"] => peer::run(dir, args.peer),
         ["scale"] => scale::run(dir, args.scale),
@@ -156,6 +167,10 @@ mod tests {
             crate::peer::run(dir.path(), options);
         }
         crate::asynchronous::run(dir.path(), crate::asynchronous::Size { calls: 20, rounds: 1 });
+        crate::writes::run(
+            dir.path(),
+            crate::writes::Size { calls: 50, reps: 1, callers: &[1, 8] },
+        );
         let size = crate::scale::Size { calls: 20, reps: 1, scale: 200, max_mapping: 1_000 };
         crate::scale::run(dir.path(), size);
     }
