@@ -307,6 +307,21 @@ fn body(query: &Query) -> TokenStream {
                 )
             }}
         }
+        (Kind::Read, _) if query.cached => {
+            // The call's key: its arguments, owned (`&str` becomes `String`; method syntax, so
+            // that a reference and a value alike reach `ToOwned`).
+            let owned = args.iter().map(|a| quote!((#a).to_owned()));
+            quote! {{
+                #chat_let
+                #router.call_read_cached(
+                    #op,
+                    #chat,
+                    source,
+                    (#(#owned,)*),
+                    |__multisource_conn| #call,
+                )
+            }}
+        }
         (Kind::Read, _) => match &query.finish {
             None => quote! {{
                 #chat_let

@@ -28,6 +28,12 @@
 //!   `fn(&Database, Option<i64>, Option<&str>, T) -> multisource::Result<T>` (the database, the
 //!   chat id, the `source` argument and the value) before it is returned; for example to look up
 //!   rows the query's source does not hold in another source.
+//! - `cached` (reads of one chat or global reads, not with `all_sources` or `finish`): on a
+//!   SQLite source with `cache` on, the answer is kept in memory and given again while nothing
+//!   commits to the source (see `multisource::SqliteFile::cache`). The answer must be what the
+//!   query makes of the rows it reads, for its arguments, and nothing else (not the clock); the
+//!   parameters must have owned forms (`to_owned()`) that are `Hash + Eq + Send + Sync +
+//!   'static`, and the returned type must be `Clone + Send + Sync + 'static`.
 //!
 //! Inside the `multisource` crate the methods are inherent methods of `Database`. In any other
 //! crate each query gets an extension trait named after it (`count_messages` gives

@@ -350,6 +350,16 @@ impl Pools {
         }
     }
 
+    /// The source's read cache, if it has one (SQLite files only).
+    #[inline]
+    pub(crate) fn cache(&self) -> Option<&crate::cache::Cache> {
+        match self {
+            Pools::Sqlite(pools) => pools.cache(),
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(_) => None,
+        }
+    }
+
     /// Records what an error of a call says of the source's storage (a damaged SQLite file).
     pub(crate) fn noticed(&self, error: &Error) {
         match self {

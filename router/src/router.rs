@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::backend::Conn;
+use crate::cache::Look;
 use crate::config::{Config, OnSourceError};
 use crate::error::{Error, Result};
 use crate::helpers::{Helpers, PartFn};
@@ -141,6 +142,50 @@ impl Router {
     ) -> Result<T> {
         let (index, tier) = self.resolve(chat_id, source)?;
         self.read_at(op, index, tier, query)
+    }
+
+    /// [`Router::call_read`] for a read whose answer the source may keep in its cache (a
+    /// SQLite file with `cache` on): answered from memory while nothing has committed to the
+    /// file since the same call (`op` and `key`, its arguments) last read it. The answer must be
+    /// what the query alone makes of the rows it reads, for its arguments: nothing of the clock,
+    /// of other sources or of the caller.
+    pub fn call_read_cached<K, T>(
+        &self,
+        op: &'static str,
+        chat_id: Option<i64>,
+        source: Option<&str>,
+        key: K,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+    ) -> Result<T>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        T: Clone + Send + Sync + 'static,
+    {
+        let (index, tier) = self.resolve(chat_id, source)?;
+        let at = &self.sources[index];
+        let Some(cache) = at.pools.cache() else {
+            return self.read_at(op, index, tier, query);
+        };
+        let key = (op, key);
+        match cache.look::<_, T>(&key) {
+            Look::Hit(answer) => {
+                at.counters.read(tier);
+                trace(op, at, tier, Access::Read);
+                // A file found removed or damaged fails the call, as a read of it would.
+                if let Err(error) = at.pools.check(&at.id, &at.counters) {
+                    at.counters.error();
+                    return Err(error);
+                }
+                Ok(answer)
+            }
+            Look::Miss(token) => {
+                let answer = self.read_at(op, index, tier, query)?;
+                if let Some(token) = token {
+                    cache.keep(key, &answer, token);
+                }
+                Ok(answer)
+            }
+        }
     }
 
     fn read_at<T>(

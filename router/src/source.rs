@@ -138,6 +138,9 @@ impl Source {
         let mut stats = self.counters.snapshot(&self.id.name, open);
         stats.background_checkpoints = background.1;
         stats.writes_waiting = self.pools.writes_waiting();
+        if let Some(cache) = self.pools.cache() {
+            (stats.cache_hits, stats.cache_misses) = cache.counts();
+        }
         stats
     }
 }

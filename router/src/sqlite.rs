@@ -14,6 +14,7 @@ mod batch;
 pub(crate) mod file;
 pub(crate) mod guard;
 mod inspect;
+pub(crate) mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use diesel::r2d2::R2D2Connection;
 use diesel::sql_types::Text;
 
 use crate::backend::{Conn, Opening, Refused};
+use crate::cache::Cache;
 use crate::config::{Durability, SourceConfig};
 use crate::error::{Error, PoolRole, RefusedBy, Result};
 use crate::health::{Fault, Health};
@@ -39,12 +41,16 @@ use crate::tools::{Dialect, truthy};
 use self::file::{Examined, OpenFile};
 pub(crate) use self::guard::{Guarded, Mode};
 pub(crate) use self::inspect::inspect;
+use self::watch::Watch;
 
 /// A connection of a SQLite source, leased for one call.
 pub(crate) type Leased<'a> = Lease<'a>;
 
 /// The connections of a SQLite source, and the watch over its file.
 pub(crate) struct Pools {
+    /// The answers of cached reads, and the watch over the file's commits (closed first: its
+    /// connection only reads).
+    cache: Option<Cache>,
     // Readers are declared before the writer so that they close first: the last connection to
     // close checkpoints and removes the `-wal` file, which only a writable connection can do.
     readers: Slots,
@@ -94,7 +100,11 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
         timeout: id.timeout,
     });
     let batcher = batch::Batcher::new(config.is_group_commit());
-    let pools = Pools { readers, writer, batcher, health, _file: file };
+    let cache = match config.is_cache() {
+        true => Watch::open(id, read_mode(config)).map(Cache::new),
+        false => None,
+    };
+    let pools = Pools { cache, readers, writer, batcher, health, _file: file };
     Ok(Opening { pools: crate::backend::Pools::Sqlite(pools), info, checkpoint })
 }
 
@@ -216,6 +226,12 @@ impl Pools {
     ) -> Option<batch::Writer<'a>> {
         let slots = self.writer.as_ref()?;
         Some(batch::Writer { pools: self, slots, id, counters })
+    }
+
+    /// The source's read cache: `None` when it has none (`cache = false`, or a file without a
+    /// write-ahead-log index to watch).
+    pub(crate) fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
     }
 
     pub(crate) fn health(&self) -> Arc<Health> {

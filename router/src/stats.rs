@@ -70,6 +70,12 @@ pub struct SourceStats {
     pub write_transactions: u64,
     /// Writes waiting now for the SQLite writer, to join the next batch.
     pub writes_waiting: u32,
+    /// Cached reads answered from memory, nothing having committed to the file since their
+    /// answer was read (counted in `reads` too).
+    pub cache_hits: u64,
+    /// Cached reads that read the file: the first of their kind, or after a commit (counted in
+    /// `reads` too). Both stay 0 on a source without a cache.
+    pub cache_misses: u64,
 }
 
 /// The live counters of one source.
@@ -173,6 +179,8 @@ impl Counters {
             background_checkpoints: 0,
             write_transactions: self.transactions.load(Relaxed),
             writes_waiting: 0,
+            cache_hits: 0,
+            cache_misses: 0,
         }
     }
 }

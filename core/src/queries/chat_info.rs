@@ -41,7 +41,7 @@ pub fn update_chat_info(
 }
 
 /// The chat, if it is known.
-#[multisource::read(chat = chat_id)]
+#[multisource::read(chat = chat_id, cached)]
 pub fn get_chat_info(conn: &mut Connection, chat_id: i64) -> QueryResult<Option<ChatInfo>> {
     chat_info::table.find(chat_id).select(ChatInfo::as_select()).first(conn).optional()
 }

@@ -10,7 +10,7 @@ use crate::queries::upsert;
 use crate::schema::chat_settings;
 
 /// The value of the chat's setting `key`, or `None` when it is not set.
-#[multisource::read(chat = chat_id)]
+#[multisource::read(chat = chat_id, cached)]
 pub fn get_chat_setting(
     conn: &mut Connection,
     chat_id: i64,
@@ -26,7 +26,7 @@ pub fn get_chat_setting(
 
 /// Every setting of the chat. A setting whose value is NULL (which multisource never writes) is
 /// left out.
-#[multisource::read(chat = chat_id)]
+#[multisource::read(chat = chat_id, cached)]
 pub fn get_chat_settings(
     conn: &mut Connection,
     chat_id: i64,

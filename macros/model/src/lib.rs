@@ -76,6 +76,9 @@ pub struct Query {
     /// For reads, a function the result goes through after the query, with the database:
     /// `fn(&Database, Option<i64>, Option<&str>, T) -> multisource::Result<T>`.
     pub finish: Option<syn::Path>,
+    /// For reads of one chat or global reads: the answer may be kept in the source's read cache
+    /// while nothing commits to the source.
+    pub cached: bool,
 }
 
 /// Collects every error, so one compile shows them all.
@@ -110,10 +113,11 @@ struct Options {
     key: Option<(Ident, Punctuated<Member, Token![.]>)>,
     source: Option<Ident>,
     finish: Option<(Ident, syn::Path)>,
+    cached: Option<Ident>,
 }
 
-const READ_OPTIONS: &str =
-    "`chat = <parameter>`, `global`, `all_sources`, `key = <field>`, `finish = <function>`";
+const READ_OPTIONS: &str = "`chat = <parameter>`, `global`, `all_sources`, `key = <field>`, \
+                            `finish = <function>`, `cached`";
 const WRITE_OPTIONS: &str = "`chat = <parameter>`, `global`";
 
 fn parse_options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options {
@@ -124,6 +128,7 @@ fn parse_options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options 
         key: None,
         source: None,
         finish: None,
+        cached: None,
     };
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         while !input.is_empty() {
@@ -185,6 +190,7 @@ fn parse_option(
             set(&mut options.finish, (name.clone(), path), &name, errors);
         }
         "global" => set(&mut options.global, name.clone(), &name, errors),
+        "cached" => set(&mut options.cached, name.clone(), &name, errors),
         "all_sources" => set(&mut options.all_sources, name.clone(), &name, errors),
         "source" => set(&mut options.source, name.clone(), &name, errors),
         _ => {
@@ -239,7 +245,8 @@ pub fn parse(kind: Kind, attr: TokenStream, func: ItemFn) -> syn::Result<Query> 
             .unwrap_or_else(|| syn::Error::new(Span::call_site(), "invalid query")));
     };
     let finish = options.finish.map(|(_, path)| path);
-    errors.finish(Query { kind, scope, func, params, output, row, finish })
+    let cached = options.cached.is_some();
+    errors.finish(Query { kind, scope, func, params, output, row, finish, cached })
 }
 
 /// The parameters after the connection, which must come first. When the first is not one, it is
@@ -378,6 +385,19 @@ fn check_options(kind: Kind, options: &Options, errors: &mut Errors) {
             errors.spanned(finish, "`finish` does not apply to `all_sources` reads; remove it");
         }
     }
+    if let Some(cached) = &options.cached {
+        if kind == Kind::Write {
+            errors.spanned(cached, "`cached` is for reads only; remove it");
+        } else if options.all_sources.is_some() {
+            errors.spanned(cached, "`cached` does not apply to `all_sources` reads; remove it");
+        } else if options.finish.is_some() {
+            errors.spanned(
+                cached,
+                "`cached` does not apply to reads with `finish`, whose answer is not the \
+                 query's alone; remove one",
+            );
+        }
+    }
     if let (Kind::Write, Some((key, _))) = (kind, &options.key) {
         errors.spanned(key, "`key` is for `all_sources` reads only; remove it");
     }
@@ -421,11 +441,19 @@ fn scope(kind: Kind, options: &Options, params: &[Param], errors: &mut Errors) -
             if given.is_empty() && options.source.is_none() {
                 errors.push(syn::Error::new(
                     Span::call_site(),
-                    format!("say where the query runs: one of {}", expected_options(kind)),
+                    format!("say where the query runs: {}", scope_options(kind)),
                 ));
             }
             None
         }
+    }
+}
+
+/// The options that say where a kind of query runs, for messages.
+fn scope_options(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Read => "`chat = <parameter>`, `global` or `all_sources, key = <field>`",
+        Kind::Write => "`chat = <parameter>` or `global`",
     }
 }
 
@@ -617,8 +645,19 @@ impl Query {
         }
     }
 
-    /// How the method routes, in a sentence, for its documentation.
+    /// How the method routes, in a sentence (two for a cached read), for its documentation.
     pub fn routing_doc(&self) -> String {
+        let routing = self.routing_sentence();
+        match self.cached {
+            true => format!(
+                "{routing} Cached: on a SQLite source with `cache` on, the answer is kept in \
+                 memory and given again while nothing commits to the source."
+            ),
+            false => routing,
+        }
+    }
+
+    fn routing_sentence(&self) -> String {
         match (self.kind, &self.scope) {
             (Kind::Read, Scope::Chat(expr)) => format!(
                 "A read routed by chat: `source` if given, else the source the chat `{}` is \

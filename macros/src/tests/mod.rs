@@ -232,3 +232,19 @@ fn read_chat_finish() {
         "read_chat_finish",
     );
 }
+
+#[test]
+fn read_chat_cached() {
+    check(
+        Kind::Read,
+        quote!(chat = chat_id, cached),
+        quote! {
+            /// The value of one chat setting.
+            pub fn get_chat_setting(conn: &mut Connection, chat_id: i64, key: &str) -> QueryResult<Option<String>> {
+                chat_settings::table.find((chat_id, key)).select(chat_settings::value).first(conn).optional().map(Option::flatten)
+            }
+        },
+        Mode::Inherent,
+        "read_chat_cached",
+    );
+}

@@ -72,6 +72,7 @@ pub struct SqliteFile {
     durability: Durability,
     immutable: bool,
     group_commit: bool,
+    cache: bool,
 }
 
 /// A database server's URL (`postgres://user:password@host:port/database`).
@@ -82,14 +83,27 @@ pub struct Server {
 
 impl SqliteFile {
     /// The file at `path`, with the default durability (`normal`), not immutable, its writes
-    /// committed in groups.
+    /// committed in groups, its hot reads cached.
     pub fn new(path: impl Into<PathBuf>) -> SqliteFile {
         SqliteFile {
             path: path.into(),
             durability: Durability::Normal,
             immutable: false,
             group_commit: true,
+            cache: true,
         }
+    }
+
+    /// Sets whether the reads generated as cached (`get_chat_setting`, `get_chat_settings`,
+    /// `get_chat_info`) are answered from memory while nothing has committed to the file since
+    /// the answer was read: on by default (`cache` in a configuration file). A commit by any
+    /// connection, this process's writes and other processes' alike, empties the source's cache
+    /// before the next read, so an answer is never staler than the file. The cache needs the
+    /// file's write-ahead-log index to see commits; on a file in another journal mode it stays
+    /// empty (see the README's Durability section).
+    pub fn cache(mut self, cache: bool) -> SqliteFile {
+        self.cache = cache;
+        self
     }
 
     /// Sets the durability of the source's writes.
@@ -137,6 +151,11 @@ impl SqliteFile {
     /// True when the file's writes are committed in groups (see [`SqliteFile::group_commit`]).
     pub fn is_group_commit(&self) -> bool {
         self.group_commit
+    }
+
+    /// True when the file's cached reads are answered from memory (see [`SqliteFile::cache`]).
+    pub fn is_cache(&self) -> bool {
+        self.cache
     }
 }
 
@@ -346,6 +365,12 @@ impl SourceConfig {
     /// True when the source is a writable SQLite file whose writes are committed in groups.
     pub fn is_group_commit(&self) -> bool {
         self.file().is_some_and(SqliteFile::is_group_commit) && !self.readonly
+    }
+
+    /// True when the source is a SQLite file whose cached reads are answered from memory (see
+    /// [`SqliteFile::cache`]); never for a server.
+    pub fn is_cache(&self) -> bool {
+        self.file().is_some_and(SqliteFile::is_cache)
     }
 
     /// True when the source is a frozen archive, opened with SQLite's `immutable=1`.

@@ -21,8 +21,17 @@ use crate::error::{Error, Result};
 /// arm of `parse_database`.
 const TOP_KEYS: &[&str] = &["default", "sources", "chat_mapping", "on_source_error"];
 /// Keys of a source table; each is read by an arm of `parse_source`.
-const SOURCE_KEYS: &[&str] =
-    &["path", "url", "readonly", "pool_size", "timeout", "durability", "immutable", "group_commit"];
+const SOURCE_KEYS: &[&str] = &[
+    "path",
+    "url",
+    "readonly",
+    "pool_size",
+    "timeout",
+    "durability",
+    "immutable",
+    "group_commit",
+    "cache",
+];
 
 pub(crate) struct Parser<'a> {
     pub(crate) text: &'a str,
@@ -116,6 +125,7 @@ struct SourceKeys<'k> {
     immutable: Option<bool>,
     durability: Option<Durability>,
     group_commit: Option<bool>,
+    cache: Option<bool>,
     pool_size: Option<u32>,
     timeout: Option<Duration>,
     /// Every key the table wrote, by its canonical spelling, as written and where.
@@ -271,6 +281,7 @@ impl Parser<'_> {
                 "readonly" => read.readonly = Some(self.boolean(&at, v)?),
                 "immutable" => read.immutable = Some(self.boolean(&at, v)?),
                 "group_commit" => read.group_commit = Some(self.boolean(&at, v)?),
+                "cache" => read.cache = Some(self.boolean(&at, v)?),
                 "pool_size" => read.pool_size = Some(self.pool_size(&at, v)?),
                 "timeout" => read.timeout = Some(self.timeout(&at, v)?),
                 "durability" => {
@@ -310,7 +321,8 @@ impl Parser<'_> {
                 SqliteFile::new(path)
                     .durability(read.durability.unwrap_or_default())
                     .immutable(read.immutable.unwrap_or(false))
-                    .group_commit(read.group_commit.unwrap_or(true)),
+                    .group_commit(read.group_commit.unwrap_or(true))
+                    .cache(read.cache.unwrap_or(true)),
             )),
             (None, Some(url)) => {
                 if read.seen.contains_key("durability") {
@@ -325,6 +337,13 @@ impl Parser<'_> {
                         "group_commit",
                         "`group-commit` is for SQLite files; a PostgreSQL source runs every \
                          write in a transaction of its own",
+                    ));
+                }
+                if read.seen.contains_key("cache") {
+                    return Err(refuse(
+                        "cache",
+                        "`cache` is for SQLite files, whose commits a reader sees in shared \
+                         memory; a PostgreSQL source reads every call from the server",
                     ));
                 }
                 if read.seen.contains_key("immutable") {

@@ -229,6 +229,43 @@ impl Guarded {
         unsafe { ffi::sqlite3_get_autocommit(self.handle) != 0 }
     }
 
+    /// The first page of the file's write-ahead-log index, where SQLite keeps the header that
+    /// every commit rewrites, as SQLite's VFS maps it for this connection (a shared mapping of
+    /// the `-shm` file, the same memory every connection to the file sees). The pointer stays
+    /// valid while this connection is open: SQLite unmaps it only when the connection closes its
+    /// log. `None` when the connection has no such index (a file in another journal mode, or
+    /// opened with `immutable=1`) or has not mapped it yet; call it after a read in WAL mode.
+    pub(crate) fn wal_index(&mut self) -> Option<std::ptr::NonNull<u8>> {
+        /// The size of a page of the index, as SQLite maps it (`WALINDEX_PGSZ`).
+        const WAL_INDEX_PAGE: c_int = 32 * 1024;
+        let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        // SAFETY: `handle` is open; SQLITE_FCNTL_FILE_POINTER writes the `sqlite3_file` of the
+        // main database, owned by the connection, into `file`. Its methods are SQLite's own VFS's;
+        // `xShmMap` of page 0 without extending (`0`) returns the page SQLite itself maps for the
+        // log (or null when the `-shm` file is shorter), taking the VFS's own locks.
+        unsafe {
+            let rc = ffi::sqlite3_file_control(
+                self.handle,
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_FILE_POINTER,
+                (&raw mut file).cast(),
+            );
+            if rc != ffi::SQLITE_OK || file.is_null() {
+                return None;
+            }
+            let methods = (*file).pMethods;
+            if methods.is_null() || (*methods).iVersion < 2 {
+                return None;
+            }
+            let map = (*methods).xShmMap?;
+            let mut page: *mut c_void = std::ptr::null_mut();
+            if map(file, 0, WAL_INDEX_PAGE, 0, &raw mut page) != ffi::SQLITE_OK {
+                return None;
+            }
+            std::ptr::NonNull::new(page.cast())
+        }
+    }
+
     /// Runs `work` with one database attachable, for the library's own `VACUUM INTO`.
     pub(crate) fn with_one_attachment<T>(
         &mut self,

@@ -20,6 +20,9 @@
 //! - `touch DB`: opens a plain read-write connection, as another program would, reads, closes it,
 //!   and prints `closed` (SQLite checkpoints and removes the log when it closes the last
 //!   connection to the file).
+//! - `set-settings DB CHAT KEY`: opens DB as one writable source, as a second bot would, then for
+//!   each line of standard input sets the chat's setting KEY to it (`set_chat_setting`) and
+//!   prints `set <value>` once the call returned.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -48,10 +51,10 @@ fn main() -> ExitCode {
         ["hold-lock", db] => hold_lock(db),
         ["open", db] => open(db),
         ["touch", db] => touch(db),
-        _ => Err(
-            "usage: multisource-child write-messages|watch|write-plain|hold-lock|open|touch ..."
-                .into(),
-        ),
+        ["set-settings", db, chat, key] => set_settings(db, chat, key),
+        _ => Err("usage: multisource-child \
+                  write-messages|watch|write-plain|hold-lock|open|touch|set-settings ..."
+            .into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -208,4 +211,15 @@ fn touch(db: &str) -> Result {
         .map_err(|e| e.to_string())?;
     drop(conn);
     say(format_args!("closed after reading {} settings", rows.n))
+}
+
+fn set_settings(db: &str, chat: &str, key: &str) -> Result {
+    let chat: i64 = chat.parse().map_err(|_| format!("not a chat id: {chat}"))?;
+    let db = Database::open_path(db).map_err(|e| e.to_string())?;
+    for line in std::io::stdin().lock().lines() {
+        let value = line.map_err(|e| e.to_string())?;
+        db.set_chat_setting(chat, key, &value).map_err(|e| e.to_string())?;
+        say(format_args!("set {value}"))?;
+    }
+    Ok(())
 }

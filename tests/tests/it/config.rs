@@ -507,6 +507,12 @@ fn a_postgres_source_loads_and_refuses_what_is_sqlites() {
         Some(4),
         "`group-commit` is for SQLite files",
     );
+    assert_refused(
+        &format!("{base}cache = false\n"),
+        "sources.a.cache",
+        Some(4),
+        "`cache` is for SQLite files",
+    );
     // In code, a server source has no durability to set: only a `SqliteFile` has one.
 }
 
@@ -524,6 +530,25 @@ fn group_commit_is_on_by_default_and_a_file_source_can_turn_it_off() {
     assert_refused(
         "default = \"a\"\n[sources.a]\npath = \"a.db\"\ngroup-commit = \"yes\"\n",
         "sources.a.group-commit",
+        Some(4),
+        "",
+    );
+}
+
+#[test]
+fn the_read_cache_is_on_by_default_and_a_file_source_can_turn_it_off() {
+    let config = Config::from_toml_str(
+        "default = \"a\"\n[sources.a]\npath = \"a.db\"\n[sources.b]\npath = \"b.db\"\n\
+         cache = false\n[sources.c]\npath = \"c.db\"\nreadonly = true\n",
+    )
+    .unwrap();
+    assert!(config.source("a").unwrap().is_cache());
+    assert!(!config.source("b").unwrap().is_cache());
+    // A read-only file's reads are cached too: another process may write it, and is watched.
+    assert!(config.source("c").unwrap().is_cache());
+    assert_refused(
+        "default = \"a\"\n[sources.a]\npath = \"a.db\"\ncache = 1\n",
+        "sources.a.cache",
         Some(4),
         "",
     );

@@ -11,6 +11,7 @@ mod asynchronous;
 mod backends;
 mod batches;
 mod bot_tables;
+mod cache;
 mod closures;
 mod common;
 mod compat;
