@@ -55,6 +55,11 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let quick = args.iter().any(|a| a == "--quick");
     // The words that are neither options nor the values of options.
     let values = ["--durability", "--reps"];
+    if let Some(unknown) =
+        args.iter().find(|a| a.starts_with('-') && *a != "--quick" && !values.contains(&a.as_str()))
+    {
+        return Err(format!("unknown option `{unknown}`\n{USAGE}"));
+    }
     let what = args
         .iter()
         .enumerate()

@@ -734,11 +734,16 @@ fn archive_state(path: &Path) -> (String, Option<std::time::SystemTime>) {
     (hash, std::fs::metadata(path).and_then(|m| m.modified()).ok())
 }
 
-/// (g) with 1, 2, 4 and 8 threads on the workload's three sources, as they are after (a):
-/// operations per second, the median of `reps` runs each. Every run starts from a copy of the same
-/// files, as every repetition of the workload starts afresh. The total of operations stays 16,000
-/// (divided by `scale`).
-pub(crate) fn mixed_by_threads(dir: &Path, scale: usize, reps: usize) -> Vec<(usize, f64)> {
+/// (g) with 1 to 128 threads on the workload's three sources, as they are after (a), with
+/// `durability`: operations per second, the median of `reps` runs each. Every run starts from a
+/// copy of the same files, as every repetition of the workload starts afresh. The total of
+/// operations stays 16,000 (divided by `scale`).
+pub(crate) fn mixed_by_threads(
+    dir: &Path,
+    scale: usize,
+    reps: usize,
+    durability: Durability,
+) -> Vec<(usize, f64)> {
     let world = World::new();
     let n = |count: usize| (count / scale).max(1);
     let archive_msgs = gen_messages(SEED + 3, &world.archive, &world.archive_members, n(5_000), 1);
@@ -746,7 +751,7 @@ pub(crate) fn mixed_by_threads(dir: &Path, scale: usize, reps: usize) -> Vec<(us
         gen_messages(SEED + 2, &world.secondary, &world.secondary_members, n(2_000), 1);
     let primary_msgs = gen_messages(SEED + 1, &world.primary, &world.primary_members, n(20_000), 1);
     build_archive(&dir.join("archive.db"), &world, &archive_msgs);
-    let options = Options { durability: Durability::Normal, reps, scale };
+    let options = Options { durability, reps, scale };
     for name in ["primary.db", "secondary.db"] {
         remove(&dir.join(name));
     }
@@ -770,7 +775,7 @@ pub(crate) fn mixed_by_threads(dir: &Path, scale: usize, reps: usize) -> Vec<(us
         .map(|m| (m.chat, m.id))
         .collect();
     let mut rep = 0;
-    [1, 2, 4, 8]
+    [1, 2, 4, 8, 32, 128]
         .into_iter()
         .map(|threads| {
             let mut runs: Vec<f64> = (0..reps)

@@ -1,12 +1,13 @@
 //! How costs grow: opening and calling with 1, 8 and 64 sources; loading and routing with chat
 //! mappings of 10 to 1,000,000 entries; `multisource archive` beside a large mapping; fan-out over
-//! 1 to 8 sources; the mixed workload over 1 to 8 threads; file descriptors per source.
+//! 1 to 8 sources; the mixed workload over 1 to 128 threads, with each durability; file
+//! descriptors per source.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use multisource::{Config, Database, SourceConfig};
+use multisource::{Config, Database, Durability, SourceConfig};
 
 use crate::util::{SplitMix64, duration, median, open_fds, per_call};
 
@@ -270,8 +271,12 @@ fn fan_out(dir: &Path, size: Size) {
 
 fn threads(dir: &Path, size: Size) {
     println!("The mixed workload (g) by threads, on the peer workload's three sources");
-    println!("{:>8} {:>22}", "threads", "operations per second");
-    for (threads, ops) in crate::peer::mixed_by_threads(dir, size.scale, size.reps) {
-        println!("{threads:>8} {:>22.0}", ops);
+    println!("(operations per second, and against 1 thread)");
+    println!("{:>8} {:>22} {:>22}", "threads", "durability normal", "durability full");
+    let normal = crate::peer::mixed_by_threads(dir, size.scale, size.reps, Durability::Normal);
+    let full = crate::peer::mixed_by_threads(dir, size.scale, size.reps, Durability::Full);
+    let cell = |ops: f64, one: f64| format!("{ops:.0} ({:.2})", ops / one);
+    for ((threads, n), (_, f)) in normal.iter().zip(&full) {
+        println!("{threads:>8} {:>22} {:>22}", cell(*n, normal[0].1), cell(*f, full[0].1));
     }
 }
