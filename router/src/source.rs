@@ -140,6 +140,8 @@ impl Source {
         stats.writes_waiting = self.pools.writes_waiting();
         if let Some(cache) = self.pools.cache() {
             (stats.cache_hits, stats.cache_misses) = cache.counts();
+            // A read answered from the cache took no connection.
+            stats.checkouts = stats.checkouts.saturating_sub(stats.cache_hits);
         }
         stats
     }

@@ -35,6 +35,7 @@ fn a_repeated_read_is_answered_from_memory_and_every_write_of_this_process_is_se
     let after = source_stats(&db);
     assert_eq!(after.cache_hits, before.cache_hits + 1, "the second read came from memory");
     assert_eq!(after.reads.total(), before.reads.total() + 1, "a hit is still a counted read");
+    assert_eq!(after.checkouts, before.checkouts, "a hit takes no connection");
     for i in 0..200 {
         let value = format!("v{i}");
         db.set_chat_setting(CHAT, "lang", &value).unwrap();
