@@ -299,7 +299,8 @@ fn render(report: &Report) -> String {
             report.chats.len()
         )),
         (None, false) => out.push_str(&format!(
-            "moved {} chat(s), {} row(s); restart the bot so that it reads the new mapping\n",
+            "moved {} chat(s), {} row(s); restart the bot, or have it call \
+             `Database::reload_mapping`, so that it reads the new mapping\n",
             report.moved_chats, report.moved_rows
         )),
     }

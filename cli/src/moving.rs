@@ -291,8 +291,8 @@ fn move_chat(
     moved.notes.push(match request.offline {
         true => "start the bot again: it reads the new mapping when it starts".to_owned(),
         false => format!(
-            "restart the bot so that it routes chat {chat} to `{}`: it reads the mapping when it \
-             starts",
+            "make the bot route chat {chat} to `{}`: restart it, or have it call \
+             `Database::reload_mapping` (it reads the mapping when it starts)",
             to.name()
         ),
     });

@@ -139,7 +139,8 @@ impl Queue {
 impl AsyncDatabase {
     /// Runs `db`'s calls for async code.
     pub fn new(db: Database) -> AsyncDatabase {
-        let sources = db.config().sources();
+        let config = db.config();
+        let sources = config.sources();
         let size = |s: &multisource_router::SourceConfig| {
             usize::try_from(s.get_pool_size()).unwrap_or(usize::MAX).max(1)
         };
@@ -217,7 +218,7 @@ impl AsyncDatabase {
     }
 
     /// [`Database::config`].
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> std::sync::Arc<Config> {
         self.database().config()
     }
 

@@ -65,9 +65,30 @@ impl Database {
         self.router.stats()
     }
 
-    /// The configuration the database was opened with.
-    pub fn config(&self) -> &Config {
+    /// The configuration the database was opened with, with the chat mapping in force now
+    /// (which [`Database::reload_mapping`] may have changed since).
+    pub fn config(&self) -> std::sync::Arc<Config> {
         self.router.config()
+    }
+
+    /// Reads the configuration file the database was opened from ([`Database::from_config_file`])
+    /// again and puts its chat mapping in force, while the bot runs: at once and whole, so that
+    /// a call sees the old mapping or the new, never a mix. Returns how many chats now go to
+    /// another source than before.
+    ///
+    /// The file is checked as at open, with the same errors. A file that no longer loads, or
+    /// whose sources or default source differ from those running, is refused with
+    /// `Error::Config`, and the mapping in force stays: changing the sources needs a restart.
+    /// For a database opened from a configuration built in code, see
+    /// [`Database::apply_mapping`].
+    pub fn reload_mapping(&self) -> Result<usize> {
+        self.router.reload_mapping()
+    }
+
+    /// Puts the chat mapping of `config` in force, as [`Database::reload_mapping`] does with the
+    /// file: `config` must have the same sources and default source as the running one.
+    pub fn apply_mapping(&self, config: Config) -> Result<usize> {
+        self.router.apply_mapping(config)
     }
 
     /// What opening each source found and did, in configuration order.

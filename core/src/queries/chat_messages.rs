@@ -50,7 +50,8 @@ pub fn attach_media<M: Messages>(
     if missing.is_empty() {
         return Ok(found);
     }
-    let default = db.config().default_source();
+    let config = db.config();
+    let default = config.default_source();
     if db.route(chat_id, source)?.source() == default {
         return Ok(found);
     }

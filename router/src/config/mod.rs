@@ -467,6 +467,15 @@ impl Config {
         self.sources[0].schema()
     }
 
+    /// The same configuration with every source given `schema` (a configuration read again
+    /// keeps the migrations the running one was given).
+    pub(crate) fn with_schema(mut self, schema: &Arc<Schema>) -> Config {
+        for source in &mut self.sources {
+            source.schema = schema.clone();
+        }
+        self
+    }
+
     /// Adds a bot's own migrations (made by `multisource::migrations!`) to multisource's: opening
     /// a source applies them after multisource's on every writable source and checks them on
     /// read-only ones, and the command line's tools see the bot's tables. Refused when a

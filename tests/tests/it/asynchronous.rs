@@ -115,7 +115,8 @@ trait CloneForTest {
 
 impl CloneForTest for multisource::Database {
     fn clone_handle_for_test(&self) -> multisource::Database {
-        multisource::Database::open(self.config().clone()).expect("a second handle")
+        multisource::Database::open(multisource::Config::clone(&self.config()))
+            .expect("a second handle")
     }
 }
 

@@ -29,5 +29,6 @@ mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod readonly;
+mod reload;
 mod routing;
 mod shared;

@@ -1,0 +1,196 @@
+//! `Database::reload_mapping`: an edited chat mapping put in force while the bot runs, whole and
+//! at once; a file that no longer loads, or that changes the sources, refused with the old mapping
+//! kept.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use multisource::{Config, Database, Error, SourceConfig};
+
+use crate::common::{Scratch, raw};
+
+const CHATS: [i64; 4] = [-1001, -1002, -1003, -1004];
+
+/// A configuration file with the sources `a` and `b` (default `a`) in `scratch`, the chats
+/// given mapped as given; its path.
+fn write_config(scratch: &Scratch, mapping: &[(i64, &str)], extra: &str) -> PathBuf {
+    let path = scratch.path("bot.toml");
+    let mut text = String::from(
+        "[database]\ndefault = \"a\"\n[database.sources.a]\npath = \"a.db\"\n\
+         [database.sources.b]\npath = \"b.db\"\n",
+    );
+    text.push_str(extra);
+    text.push_str("[database.chatMapping]\n");
+    for (chat, source) in mapping {
+        text.push_str(&format!("{chat} = \"{source}\"\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn source_of(db: &Database, chat: i64) -> String {
+    db.route(Some(chat), None).unwrap().source().to_owned()
+}
+
+fn count_settings(path: &Path, chat: i64) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT count(*) AS n FROM chat_settings WHERE chat_id = {chat}"))
+        .get_result::<Count>(&mut raw(path))
+        .unwrap()
+        .n
+}
+
+#[test]
+fn an_edited_mapping_is_put_in_force_by_reload_without_a_restart() {
+    let scratch = Scratch::new();
+    let file = write_config(&scratch, &[(CHATS[0], "a"), (CHATS[1], "b")], "");
+    let db = Database::from_config_file(&file).unwrap();
+    assert_eq!(source_of(&db, CHATS[0]), "a");
+    db.set_chat_setting(CHATS[0], "before", "1").unwrap();
+
+    // The operator moves chat 0 to `b`, chat 1 back to the default, and maps chat 2 to `b`.
+    write_config(&scratch, &[(CHATS[0], "b"), (CHATS[2], "b")], "");
+    assert_eq!(db.reload_mapping().unwrap(), 3, "three chats go elsewhere");
+    assert_eq!(source_of(&db, CHATS[0]), "b");
+    assert_eq!(source_of(&db, CHATS[1]), "a");
+    assert_eq!(source_of(&db, CHATS[2]), "b");
+    db.set_chat_setting(CHATS[0], "after", "1").unwrap();
+    assert_eq!(count_settings(&scratch.path("a.db"), CHATS[0]), 1, "the write before, in a");
+    assert_eq!(count_settings(&scratch.path("b.db"), CHATS[0]), 1, "the write after, in b");
+    let config = db.config();
+    assert_eq!(config.source_for_chat(CHATS[0]), "b", "config() shows the mapping in force");
+    assert_eq!(config.chat_mapping().len(), 2);
+    // Reading the same file again changes nothing.
+    assert_eq!(db.reload_mapping().unwrap(), 0);
+}
+
+#[test]
+fn a_file_that_no_longer_loads_is_refused_as_at_open_and_the_mapping_in_force_stays() {
+    let scratch = Scratch::new();
+    let file = write_config(&scratch, &[(CHATS[0], "b")], "");
+    let db = Database::from_config_file(&file).unwrap();
+    // A chat mapped to a source that does not exist: the error of `from_config_file` itself.
+    write_config(&scratch, &[(CHATS[0], "nowhere")], "");
+    let at_open = Database::from_config_file(&file).unwrap_err().to_string();
+    let reloaded = db.reload_mapping().unwrap_err();
+    assert!(matches!(reloaded, Error::Config { .. }), "{reloaded:?}");
+    assert_eq!(reloaded.to_string(), at_open);
+    assert_eq!(source_of(&db, CHATS[0]), "b", "the old mapping stays");
+    // Text that is not TOML, and a file that is gone.
+    std::fs::write(&file, "[database\n").unwrap();
+    assert!(matches!(db.reload_mapping(), Err(Error::Config { .. })));
+    std::fs::remove_file(&file).unwrap();
+    let gone = db.reload_mapping().unwrap_err().to_string();
+    assert!(gone.contains("cannot read the configuration file"), "{gone}");
+    assert_eq!(source_of(&db, CHATS[0]), "b");
+}
+
+#[test]
+fn a_file_that_changes_the_sources_is_refused_naming_a_restart() {
+    let scratch = Scratch::new();
+    let file = write_config(&scratch, &[(CHATS[0], "b")], "");
+    let db = Database::from_config_file(&file).unwrap();
+    let refused = |db: &Database| {
+        let error = db.reload_mapping().unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains("needs a restart"), "{message}");
+        assert_eq!(source_of(db, CHATS[0]), "b", "the old mapping stays");
+        message
+    };
+    // A new source.
+    write_config(&scratch, &[(CHATS[0], "a")], "[database.sources.c]\npath = \"c.db\"\n");
+    assert!(refused(&db).contains("\"c\""));
+    // A source's settings.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text.replace("[database.sources.c]\npath = \"c.db\"\n", "");
+    std::fs::write(&file, text.replace("path = \"b.db\"", "path = \"b.db\"\npool-size = 7"))
+        .unwrap();
+    assert!(refused(&db).contains("source `b`"));
+    // The default source.
+    write_config(&scratch, &[(CHATS[0], "a")], "");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("default = \"a\"", "default = \"b\"")).unwrap();
+    assert!(refused(&db).contains("default source"));
+}
+
+#[test]
+fn a_database_built_in_code_has_no_file_to_read_again_and_takes_a_new_configuration() {
+    let scratch = Scratch::new();
+    let build = |chat_to: &str| {
+        Config::builder()
+            .source(SourceConfig::new("a", scratch.path("a.db")))
+            .source(SourceConfig::new("b", scratch.path("b.db")))
+            .default_source("a")
+            .map_chat(CHATS[0], chat_to)
+            .build()
+            .unwrap()
+    };
+    let db = Database::open(build("a")).unwrap();
+    let error = db.reload_mapping().unwrap_err().to_string();
+    assert!(error.contains("apply_mapping"), "{error}");
+    assert_eq!(db.apply_mapping(build("b")).unwrap(), 1);
+    assert_eq!(source_of(&db, CHATS[0]), "b");
+}
+
+#[test]
+fn a_reload_racing_sixteen_threads_of_calls_resolves_each_call_by_the_old_mapping_or_the_new() {
+    let scratch = Scratch::new();
+    fn all_to(source: &str) -> Vec<(i64, &str)> {
+        CHATS.iter().map(|c| (*c, source)).collect()
+    }
+    let file = write_config(&scratch, &all_to("a"), "");
+    let db = Arc::new(Database::from_config_file(&file).unwrap());
+    let done = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..16)
+        .map(|t| {
+            let (db, done, calls) = (db.clone(), done.clone(), calls.clone());
+            std::thread::spawn(move || {
+                let chat = CHATS[t % CHATS.len()];
+                let mut written = 0u64;
+                while !done.load(Ordering::SeqCst) {
+                    // The configuration in force maps every chat to one source: never a mix.
+                    let config = db.config();
+                    let targets: std::collections::BTreeSet<&str> =
+                        CHATS.iter().map(|c| config.source_for_chat(*c)).collect();
+                    assert_eq!(targets.len(), 1, "a mix of two mappings: {targets:?}");
+                    let routed = db.route(Some(chat), None).unwrap().source().to_owned();
+                    assert!(routed == "a" || routed == "b", "{routed}");
+                    db.set_chat_setting(chat, &format!("t{t}-{written}"), "v").unwrap();
+                    written += 1;
+                    calls.fetch_add(1, Ordering::SeqCst);
+                }
+                written
+            })
+        })
+        .collect();
+    for round in 0..40 {
+        // Calls in flight between every two reloads.
+        let seen = calls.load(Ordering::SeqCst);
+        while calls.load(Ordering::SeqCst) < seen + 16 {
+            std::thread::yield_now();
+        }
+        let to = if round % 2 == 0 { "b" } else { "a" };
+        write_config(&scratch, &all_to(to), "");
+        assert_eq!(db.reload_mapping().unwrap(), CHATS.len());
+    }
+    done.store(true, Ordering::SeqCst);
+    let written: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    // Every acknowledged write is in one source or the other, once.
+    let stored: i64 = CHATS
+        .iter()
+        .map(|c| {
+            count_settings(&scratch.path("a.db"), *c) + count_settings(&scratch.path("b.db"), *c)
+        })
+        .sum();
+    assert_eq!(stored, i64::try_from(written).unwrap());
+    assert!(written > 0);
+}
