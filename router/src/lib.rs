@@ -20,6 +20,7 @@ mod config;
 mod error;
 mod health;
 mod helpers;
+mod live;
 mod maintenance;
 mod opened;
 #[cfg(feature = "postgres")]

@@ -1,5 +1,6 @@
-//! The router's maintenance thread: background checkpoints of writable sources, and the watch
-//! over every source's file ([`crate::health`]).
+//! The router's maintenance thread: background checkpoints of writable sources, the watch over
+//! every source's file ([`crate::health`]), and over the configuration file of `watch-mapping`
+//! ([`crate::live`]).
 //!
 //! ## Checkpoints
 //!
@@ -22,6 +23,7 @@ use std::time::Instant;
 use diesel::connection::SimpleConnection;
 
 use crate::health::{self, Health};
+use crate::live::FileWatch;
 use crate::sqlite::{self, Guarded, OpenMode};
 
 /// A source's writes between two kicks of the checkpointer.
@@ -64,8 +66,13 @@ struct State {
 }
 
 impl Maintenance {
-    /// Starts the thread, which checkpoints `targets` and watches the files of `watched`.
-    pub(crate) fn new(targets: Vec<Target>, watched: Vec<Arc<Health>>) -> Maintenance {
+    /// Starts the thread, which checkpoints `targets`, watches the files of `watched`, and the
+    /// configuration file of `mapping` when there is one.
+    pub(crate) fn new(
+        targets: Vec<Target>,
+        watched: Vec<Arc<Health>>,
+        mut mapping: Option<FileWatch>,
+    ) -> Maintenance {
         let shared = Arc::new(Shared {
             state: Mutex::new(State { due: vec![false; targets.len()], closing: false }),
             kick: Condvar::new(),
@@ -77,7 +84,7 @@ impl Maintenance {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("multisource-maintenance".into())
-                .spawn(move || run(&shared, &targets, &watched))
+                .spawn(move || run(&shared, &targets, &watched, mapping.as_mut()))
                 .ok()
         };
         Maintenance { shared, thread }
@@ -108,15 +115,23 @@ impl Maintenance {
     }
 }
 
-/// The thread: check the files every [`health::CHECK_EVERY`], checkpoint the sources that are
-/// due when kicked, repeat until closing.
-fn run(shared: &Shared, targets: &[Target], watched: &[Arc<Health>]) {
+/// The thread: check the files (and the configuration file of `watch-mapping`) every
+/// [`health::CHECK_EVERY`], checkpoint the sources that are due when kicked, repeat until closing.
+fn run(
+    shared: &Shared,
+    targets: &[Target],
+    watched: &[Arc<Health>],
+    mut mapping: Option<&mut FileWatch>,
+) {
     let mut connections: Vec<Option<Guarded>> = targets.iter().map(|_| None).collect();
     let mut next_check = Instant::now();
     loop {
         if Instant::now() >= next_check {
             for health in watched {
                 health.check();
+            }
+            if let Some(mapping) = mapping.as_deref_mut() {
+                mapping.tick();
             }
             next_check = Instant::now() + health::CHECK_EVERY;
         }

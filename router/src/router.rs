@@ -1,10 +1,8 @@
 //! The router: resolves every call to one source by the three tiers, and runs it there.
 
 use std::hash::Hash;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use std::path::Path;
 
 use diesel::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -14,6 +12,7 @@ use crate::cache::Look;
 use crate::config::{Config, OnSourceError};
 use crate::error::{Error, Result};
 use crate::helpers::{Helpers, PartFn};
+use crate::live::{FileWatch, Live};
 use crate::maintenance::Maintenance;
 use crate::preflight::Preflight;
 use crate::route::{Access, Route, Tier};
@@ -38,13 +37,10 @@ pub struct Router {
     maintenance: Maintenance,
     sources: Vec<Source>,
     by_name: FxHashMap<Box<str>, usize>,
-    /// The chat mapping, replaced whole by [`Router::reload_mapping`]: a call resolves under
-    /// the read lock, so it sees the old mapping or the new, never a mix.
-    mapping: RwLock<FxHashMap<i64, usize>>,
+    /// The chat mapping in force, and the configuration with it.
+    live: Arc<Live>,
     default: usize,
     on_source_error: OnSourceError,
-    /// The configuration, with the chat mapping in force.
-    config: RwLock<Arc<Config>>,
     // Reads of every source run their parts on these threads too.
     helpers: Helpers,
 }
@@ -77,27 +73,27 @@ impl Router {
             sources.iter().enumerate().map(|(i, s)| (s.id.name.clone(), i)).collect();
         // A validated configuration names only configured sources.
         let index = |name: &str| by_name.get(name).copied().unwrap_or(0);
-        let mapping = RwLock::new(indexes(&config, &by_name));
         let default = index(config.default_source());
+        let on_source_error = config.on_source_error();
+        if config.is_watch_mapping() && config.file().is_none() {
+            return Err(Error::config(
+                "watch_mapping",
+                "`watch-mapping` watches the configuration file the database was opened from; \
+                 this configuration was built in code: open it with `from_config_file`, or call \
+                 `apply_mapping` with each new configuration",
+            ));
+        }
+        let live = Arc::new(Live::new(config, by_name.clone()));
         let helpers = Helpers::new(sources.len().saturating_sub(1).min(MAX_HELPERS));
         let watched = sources.iter().filter_map(|s| s.pools.health()).collect();
-        let maintenance = Maintenance::new(targets, watched);
-        Ok(Router {
-            maintenance,
-            helpers,
-            mapping,
-            default,
-            on_source_error: config.on_source_error(),
-            by_name,
-            sources,
-            config: RwLock::new(Arc::new(config)),
-        })
+        let maintenance = Maintenance::new(targets, watched, FileWatch::of(&live));
+        Ok(Router { maintenance, helpers, live, default, on_source_error, by_name, sources })
     }
 
     /// The configuration the router was opened with, with the chat mapping in force now (see
     /// [`Router::reload_mapping`]).
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.live.config()
     }
 
     /// Reads the configuration file the router was opened from again and puts its chat mapping
@@ -108,45 +104,14 @@ impl Router {
     /// one whose sources or default source differ from those running, is refused and the
     /// mapping in force stays. Changing the sources needs a restart.
     pub fn reload_mapping(&self) -> Result<usize> {
-        let current = self.config();
-        let Some(file) = current.file() else {
-            return Err(Error::config(
-                "chat_mapping",
-                "the database was opened from a configuration built in code, with no file to \
-                 read again; give the new configuration to `apply_mapping`",
-            ));
-        };
-        let new = Config::from_file(file)?;
-        self.apply_mapping(new)
+        self.live.reload()
     }
 
     /// Puts the chat mapping of `new` in force, as [`Router::reload_mapping`] does with the
     /// file: `new` must have the same sources (names, places and settings) and default source
     /// as the running configuration, or it is refused and the mapping in force stays.
     pub fn apply_mapping(&self, new: Config) -> Result<usize> {
-        let mut config = self.config.write().unwrap_or_else(|e| e.into_inner());
-        let new = new.with_schema(config.schema());
-        if let Some(why) = differs(&config, &new) {
-            return Err(Error::Config {
-                key: "sources".into(),
-                line: None,
-                file: new.file().map(Path::to_path_buf),
-                message: format!(
-                    "{why}; changing the sources or the default source needs a restart of the \
-                     bot. The chat mapping in force was kept"
-                ),
-            });
-        }
-        let changed = (config.chat_mapping().keys().chain(new.chat_mapping().keys()))
-            .collect::<FxHashSet<_>>()
-            .into_iter()
-            .filter(|chat| config.source_for_chat(**chat) != new.source_for_chat(**chat))
-            .count();
-        let mapping = indexes(&new, &self.by_name);
-        *self.mapping.write().unwrap_or_else(|e| e.into_inner()) = mapping;
-        *config = Arc::new(new);
-        tracing::info!(target: "multisource", changed, "chat mapping reloaded");
-        Ok(changed)
+        self.live.apply(new)
     }
 
     /// What opening each source found and did, in configuration order.
@@ -172,8 +137,7 @@ impl Router {
             };
         }
         if let Some(chat) = chat_id
-            && let Some(index) =
-                self.mapping.read().unwrap_or_else(|e| e.into_inner()).get(&chat).copied()
+            && let Some(index) = self.live.chat(chat)
         {
             return Ok((index, Tier::ChatMapping));
         }
@@ -417,37 +381,4 @@ fn trace(op: &'static str, source: &Source, tier: Tier, access: Access) {
         access = access.as_str(),
         "routed",
     );
-}
-
-/// The chat mapping of `config` as indexes of its sources.
-fn indexes(config: &Config, by_name: &FxHashMap<Box<str>, usize>) -> FxHashMap<i64, usize> {
-    // A validated configuration names only configured sources.
-    let index = |name: &str| by_name.get(name).copied().unwrap_or(0);
-    config.chat_mapping().iter().map(|(chat, name)| (*chat, index(name))).collect()
-}
-
-/// How `new` differs from `running` beyond its chat mapping, in words; `None` when it does not.
-fn differs(running: &Config, new: &Config) -> Option<String> {
-    let names = |c: &Config| c.sources().iter().map(|s| s.name().to_owned()).collect::<Vec<_>>();
-    if names(running) != names(new) {
-        return Some(format!(
-            "the file names the sources {:?} where the database runs {:?}",
-            names(new),
-            names(running)
-        ));
-    }
-    if let Some(source) = running.sources().iter().zip(new.sources()).find(|(a, b)| a != b) {
-        return Some(format!("source `{}` is configured differently", source.0.name()));
-    }
-    if running.default_source() != new.default_source() {
-        return Some(format!(
-            "the default source is `{}` where the database runs `{}`",
-            new.default_source(),
-            running.default_source()
-        ));
-    }
-    if running.on_source_error() != new.on_source_error() {
-        return Some("`on-source-error` changed".to_owned());
-    }
-    None
 }

@@ -42,6 +42,7 @@ pub struct Config {
     sources: Vec<SourceConfig>,
     chat_mapping: BTreeMap<i64, String>,
     on_source_error: OnSourceError,
+    watch_mapping: bool,
     file: Option<PathBuf>,
 }
 
@@ -455,6 +456,12 @@ impl Config {
         self.on_source_error
     }
 
+    /// True when the database watches its configuration file and puts an edited chat mapping
+    /// in force by itself (`watch-mapping` in the file; [`ConfigBuilder::watch_mapping`]).
+    pub fn is_watch_mapping(&self) -> bool {
+        self.watch_mapping
+    }
+
     /// The file the configuration was read from, if any.
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
@@ -527,6 +534,7 @@ pub struct ConfigBuilder {
     sources: Vec<SourceConfig>,
     chat_mapping: Vec<(i64, String)>,
     on_source_error: OnSourceError,
+    watch_mapping: bool,
     migrations: Option<&'static BotMigrations>,
 }
 
@@ -552,6 +560,17 @@ impl ConfigBuilder {
     /// Sets what fan-out reads do when a source fails.
     pub fn on_source_error(mut self, policy: OnSourceError) -> ConfigBuilder {
         self.on_source_error = policy;
+        self
+    }
+
+    /// Sets whether the database watches the configuration file it was read from and, when the
+    /// file changes, puts its chat mapping in force as `Database::reload_mapping` does (off by
+    /// default; `watch-mapping = true` in the file's `[database]` table). The file is looked at
+    /// every 200 ms; an edit that does not load, or that changes the sources, is refused with a
+    /// warning (a `tracing` event) and the mapping in force stays. Only for a configuration read
+    /// from a file: opening one built in code with it on fails.
+    pub fn watch_mapping(mut self, watch: bool) -> ConfigBuilder {
+        self.watch_mapping = watch;
         self
     }
 

@@ -19,7 +19,8 @@ use crate::error::{Error, Result};
 
 /// Keys of the `[database]` table, in their canonical (snake_case) spelling; each is read by an
 /// arm of `parse_database`.
-const TOP_KEYS: &[&str] = &["default", "sources", "chat_mapping", "on_source_error"];
+const TOP_KEYS: &[&str] =
+    &["default", "sources", "chat_mapping", "on_source_error", "watch_mapping"];
 /// Keys of a source table; each is read by an arm of `parse_source`.
 const SOURCE_KEYS: &[&str] = &[
     "path",
@@ -188,6 +189,9 @@ impl Parser<'_> {
                 "default" => {
                     builder = builder.default_source(self.string(&path, value)?);
                     written.default = Some((path, key.span()));
+                }
+                "watch_mapping" => {
+                    builder = builder.watch_mapping(self.boolean(&path, value)?);
                 }
                 "on_source_error" => {
                     let choices = [("skip", OnSourceError::Skip), ("fail", OnSourceError::Fail)];

@@ -151,6 +151,7 @@ impl ConfigBuilder {
             sources,
             chat_mapping,
             on_source_error: self.on_source_error,
+            watch_mapping: self.watch_mapping,
             file: None,
         })
     }

@@ -18,6 +18,12 @@ const CHATS: [i64; 4] = [-1001, -1002, -1003, -1004];
 /// given mapped as given; its path.
 fn write_config(scratch: &Scratch, mapping: &[(i64, &str)], extra: &str) -> PathBuf {
     let path = scratch.path("bot.toml");
+    std::fs::write(&path, config_text(mapping, extra)).unwrap();
+    path
+}
+
+/// The text of [`write_config`].
+fn config_text(mapping: &[(i64, &str)], extra: &str) -> String {
     let mut text = String::from(
         "[database]\ndefault = \"a\"\n[database.sources.a]\npath = \"a.db\"\n\
          [database.sources.b]\npath = \"b.db\"\n",
@@ -27,8 +33,7 @@ fn write_config(scratch: &Scratch, mapping: &[(i64, &str)], extra: &str) -> Path
     for (chat, source) in mapping {
         text.push_str(&format!("{chat} = \"{source}\"\n"));
     }
-    std::fs::write(&path, text).unwrap();
-    path
+    text
 }
 
 fn source_of(db: &Database, chat: i64) -> String {
@@ -193,4 +198,70 @@ fn a_reload_racing_sixteen_threads_of_calls_resolves_each_call_by_the_old_mappin
         .sum();
     assert_eq!(stored, i64::try_from(written).unwrap());
     assert!(written > 0);
+}
+
+/// Replaces the file at `path` by `text` as an editor or `multisource move-chat` does: a new
+/// file renamed over the old one.
+fn replace(path: &Path, text: &str) {
+    let next = path.with_extension("toml.next");
+    std::fs::write(&next, text).unwrap();
+    std::fs::rename(&next, path).unwrap();
+}
+
+/// Waits, as long as it takes, for `chat` to be routed to `source`.
+fn wait_until_routed(db: &Database, chat: i64, source: &str) {
+    while source_of(db, chat) != source {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn with_watch_mapping_an_edited_file_is_put_in_force_by_itself_and_a_bad_edit_is_not() {
+    let scratch = Scratch::new();
+    let watched = |mapping: &[(i64, &str)]| {
+        let text = config_text(mapping, "");
+        text.replace("default = \"a\"\n", "default = \"a\"\nwatch-mapping = true\n")
+    };
+    let file = scratch.path("bot.toml");
+    replace(&file, &watched(&[(CHATS[0], "a")]));
+    let db = Database::from_config_file(&file).unwrap();
+    assert!(db.config().is_watch_mapping());
+    replace(&file, &watched(&[(CHATS[0], "b")]));
+    wait_until_routed(&db, CHATS[0], "b");
+    db.set_chat_setting(CHATS[0], "k", "v").unwrap();
+    assert_eq!(count_settings(&scratch.path("b.db"), CHATS[0]), 1);
+
+    // An edit that does not load is refused: the watch looks at the file every 200 ms, and three
+    // looks later the mapping is still the one in force.
+    let bad = watched(&[(CHATS[0], "nowhere")]);
+    replace(&file, &bad);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(source_of(&db, CHATS[0]), "b");
+    // The next good edit is put in force.
+    replace(&file, &watched(&[(CHATS[0], "a"), (CHATS[1], "b")]));
+    wait_until_routed(&db, CHATS[1], "b");
+    assert_eq!(source_of(&db, CHATS[0]), "a");
+}
+
+#[test]
+fn watch_mapping_needs_a_configuration_file_and_a_boolean() {
+    let scratch = Scratch::new();
+    let config = Config::builder()
+        .source(SourceConfig::new("a", scratch.path("a.db")))
+        .default_source("a")
+        .watch_mapping(true)
+        .build()
+        .unwrap();
+    let error = Database::open(config).unwrap_err();
+    match &error {
+        Error::Config { key, message, .. } => {
+            assert_eq!(key, "watch_mapping");
+            assert!(message.contains("from_config_file"), "{message}");
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    let text = "[database]\ndefault = \"a\"\nwatch-mapping = \"yes\"\n[database.sources.a]\n\
+                path = \"a.db\"\n";
+    let error = Config::from_toml_str(text).unwrap_err().to_string();
+    assert!(error.contains("watch-mapping"), "{error}");
 }
