@@ -71,6 +71,7 @@ pub async fn run(bot: Bot, db: AsyncDatabase) -> Result<(), RequestError> {
             }
         }
     });
+    let reloads = tokio::spawn(reload_on_hangup(db.clone()));
     let (stop, stopped) = watch::channel(false);
     let reminders = tokio::spawn(deliver_reminders(bot.clone(), db, stopped));
     let listener = polling_default(bot).await;
@@ -83,6 +84,7 @@ pub async fn run(bot: Bot, db: AsyncDatabase) -> Result<(), RequestError> {
         )
         .await;
     signals.abort();
+    reloads.abort();
     // The loop ends at its next wait: a round in progress delivers what it claimed.
     let _ = stop.send(true);
     let _ = reminders.await;
@@ -239,6 +241,31 @@ async fn deliver_due(bot: &Bot, db: &AsyncDatabase) -> multisource::Result<()> {
         }
     }
     Ok(())
+}
+
+/// On every SIGHUP (`systemctl reload`, `kill -HUP`), reads the configuration file again and
+/// puts its chat mapping in force (`Database::reload_mapping`): after `example-bot-admin
+/// move-chat`, the moved chat's next messages go to its new source without a restart. A file
+/// the database refuses is logged, and the mapping in force stays.
+async fn reload_on_hangup(db: AsyncDatabase) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else { return };
+        while hangup.recv().await.is_some() {
+            let db = db.clone();
+            // Reading the file blocks: not on the runtime's workers.
+            match tokio::task::spawn_blocking(move || db.database().reload_mapping()).await {
+                Ok(Ok(changed)) => {
+                    log(format_args!("reloaded the chat mapping: {changed} chat(s) routed anew"))
+                }
+                Ok(Err(error)) => log(format_args!("the chat mapping was not reloaded: {error}")),
+                Err(error) => log(format_args!("the chat mapping was not reloaded: {error}")),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(db);
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM (`systemctl stop`, `docker stop`).

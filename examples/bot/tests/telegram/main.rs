@@ -110,6 +110,20 @@ impl Bot {
         || self.log.lock().unwrap().clone()
     }
 
+    /// Sends the bot SIGHUP, as `systemctl reload` does, and waits until it logged `what`.
+    fn hangup(&self, what: &str) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !self.log.lock().unwrap().contains(what) {
+            assert!(std::time::Instant::now() < deadline, "waited two minutes for `{what}`");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Stops the bot as an operator does, with SIGINT (Ctrl-C), and checks it stopped cleanly.
     fn stop(mut self) -> String {
         let status = Command::new("kill")
@@ -319,6 +333,36 @@ fn the_bot_stores_answers_reminds_and_follows_a_move_across_a_restart() {
         ]
     );
     assert_eq!(std::fs::read(&archive).unwrap(), archived);
+}
+
+/// A chat moved while the bot runs: after `move-chat`, SIGHUP makes the bot read its mapping
+/// again, and the chat's next messages go to its new source, with no restart.
+#[test]
+fn a_chat_moved_while_the_bot_runs_goes_to_its_new_source_after_sighup() {
+    let sources = Sources::new();
+    let (primary, secondary) = (sources.path("primary.db"), sources.path("secondary.db"));
+    let api = FakeTelegram::start();
+    api.message(SIDE, CAROL, "hello side");
+    api.message(SIDE, CAROL, "/stats");
+    let bot = Bot::start(&sources, &api);
+    api.wait_until("the answer before the move", bot.log(), |s| !s.sent.is_empty());
+
+    let config = sources.config();
+    let side_chat = SIDE.0.to_string();
+    let args = ["move-chat", "--config", config.to_str().unwrap(), "--chat", &side_chat];
+    let (moved, output) = admin(&[&args[..], &["--to", "primary"]].concat());
+    assert!(moved, "{output}");
+    bot.hangup("reloaded the chat mapping: 1 chat(s) routed anew");
+
+    api.message(SIDE, CAROL, "after the move");
+    api.message(SIDE, CAROL, "/stats");
+    api.wait_until("the answer after the move", bot.log(), |s| s.sent.len() >= 2);
+    let log = bot.stop();
+    let state = api.state();
+    assert_eq!(state.sent[1], sent(SIDE, "Messages in this chat:\nCarol: 4"), "{log}");
+    drop(state);
+    assert_eq!(rows(&primary, "chat_messages", SIDE.0), 4, "every message in the new source");
+    assert_eq!(rows(&secondary, "chat_messages", SIDE.0), 0, "none left in the old one");
 }
 
 /// Without a token, the bot says what to set and exits with status 2, creating no file.
