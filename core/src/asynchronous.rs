@@ -227,6 +227,12 @@ impl AsyncDatabase {
         self.database().sources()
     }
 
+    /// [`Database::reload_mapping`], on one of the library's threads (it reads the configuration
+    /// file): for a handler of SIGHUP, say.
+    pub fn reload_mapping(&self) -> Call<usize> {
+        self.call(Database::reload_mapping)
+    }
+
     /// Runs `call` with the database on one of the library's threads, in the lane of calls of
     /// every source: for a closure that uses several sources, or none in particular.
     pub fn call<T: Send + 'static>(

@@ -253,13 +253,10 @@ async fn reload_on_hangup(db: AsyncDatabase) {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hangup) = signal(SignalKind::hangup()) else { return };
         while hangup.recv().await.is_some() {
-            let db = db.clone();
-            // Reading the file blocks: not on the runtime's workers.
-            match tokio::task::spawn_blocking(move || db.database().reload_mapping()).await {
-                Ok(Ok(changed)) => {
+            match db.reload_mapping().await {
+                Ok(changed) => {
                     log(format_args!("reloaded the chat mapping: {changed} chat(s) routed anew"))
                 }
-                Ok(Err(error)) => log(format_args!("the chat mapping was not reloaded: {error}")),
                 Err(error) => log(format_args!("the chat mapping was not reloaded: {error}")),
             }
         }

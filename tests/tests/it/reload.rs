@@ -265,3 +265,14 @@ fn watch_mapping_needs_a_configuration_file_and_a_boolean() {
     let error = Config::from_toml_str(text).unwrap_err().to_string();
     assert!(error.contains("watch-mapping"), "{error}");
 }
+
+#[test]
+fn the_async_api_reloads_on_the_library_threads() {
+    let scratch = Scratch::new();
+    let file = write_config(&scratch, &[(CHATS[0], "a")], "");
+    let db = multisource::AsyncDatabase::new(Database::from_config_file(&file).unwrap());
+    write_config(&scratch, &[(CHATS[0], "b")], "");
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    assert_eq!(runtime.block_on(db.reload_mapping()).unwrap(), 1);
+    assert_eq!(source_of(db.database(), CHATS[0]), "b");
+}
