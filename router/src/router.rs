@@ -59,6 +59,14 @@ impl Router {
         // What `multisource check` reports: the first error found fails the open, before any
         // source is opened.
         Preflight::run(&config).into_result()?;
+        if config.is_watch_mapping() && config.file().is_none() {
+            return Err(Error::config(
+                "watch_mapping",
+                "`watch-mapping` watches the configuration file the database was opened from; \
+                 this configuration was built in code: open it with `from_config_file`, or call \
+                 `apply_mapping` with each new configuration",
+            ));
+        }
         let mut sources: Vec<Source> = Vec::with_capacity(config.sources().len());
         let mut targets = Vec::new();
         for source_config in config.sources() {
@@ -75,14 +83,6 @@ impl Router {
         let index = |name: &str| by_name.get(name).copied().unwrap_or(0);
         let default = index(config.default_source());
         let on_source_error = config.on_source_error();
-        if config.is_watch_mapping() && config.file().is_none() {
-            return Err(Error::config(
-                "watch_mapping",
-                "`watch-mapping` watches the configuration file the database was opened from; \
-                 this configuration was built in code: open it with `from_config_file`, or call \
-                 `apply_mapping` with each new configuration",
-            ));
-        }
         let live = Arc::new(Live::new(config, by_name.clone()));
         let helpers = Helpers::new(sources.len().saturating_sub(1).min(MAX_HELPERS));
         let watched = sources.iter().filter_map(|s| s.pools.health()).collect();

@@ -260,6 +260,7 @@ fn watch_mapping_needs_a_configuration_file_and_a_boolean() {
         }
         other => panic!("expected a configuration error, got {other:?}"),
     }
+    assert!(!scratch.path("a.db").exists(), "refused before any source was opened");
     let text = "[database]\ndefault = \"a\"\nwatch-mapping = \"yes\"\n[database.sources.a]\n\
                 path = \"a.db\"\n";
     let error = Config::from_toml_str(text).unwrap_err().to_string();
