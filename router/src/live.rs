@@ -26,8 +26,22 @@ pub(crate) struct Live {
 impl Live {
     /// The mapping of `config`, whose sources are at the indexes of `by_name`.
     pub(crate) fn new(config: Config, by_name: FxHashMap<Box<str>, usize>) -> Live {
-        let mapping = RwLock::new(indexes(&config, &by_name));
-        Live { by_name, mapping, config: RwLock::new(Arc::new(config)) }
+        let mut live =
+            Live { by_name, mapping: RwLock::default(), config: RwLock::new(Arc::new(config)) };
+        let mapping = live.indexes(&live.config());
+        *live.mapping.get_mut().unwrap_or_else(|e| e.into_inner()) = mapping;
+        live
+    }
+
+    /// The index of the source named `name`, if there is one.
+    #[inline]
+    pub(crate) fn source(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The index of a source a validated configuration names (which is always configured).
+    pub(crate) fn index(&self, name: &str) -> usize {
+        self.source(name).unwrap_or(0)
     }
 
     /// The source index the chat is mapped to, if it is mapped.
@@ -54,6 +68,11 @@ impl Live {
         self.apply(Config::from_file(file)?)
     }
 
+    /// The chat mapping of `config` as indexes of its sources.
+    fn indexes(&self, config: &Config) -> FxHashMap<i64, usize> {
+        config.chat_mapping().iter().map(|(chat, name)| (*chat, self.index(name))).collect()
+    }
+
     /// Puts the mapping of `new` in force, when it has the running sources and default source.
     pub(crate) fn apply(&self, new: Config) -> Result<usize> {
         let mut config = self.config.write().unwrap_or_else(|e| e.into_inner());
@@ -75,19 +94,12 @@ impl Live {
             .into_iter()
             .filter(|chat| config.source_for_chat(**chat) != new.source_for_chat(**chat))
             .count();
-        let mapping = indexes(&new, &self.by_name);
+        let mapping = self.indexes(&new);
         *self.mapping.write().unwrap_or_else(|e| e.into_inner()) = mapping;
         *config = Arc::new(new);
         tracing::info!(target: "multisource", changed, "chat mapping reloaded");
         Ok(changed)
     }
-}
-
-/// The chat mapping of `config` as indexes of its sources.
-fn indexes(config: &Config, by_name: &FxHashMap<Box<str>, usize>) -> FxHashMap<i64, usize> {
-    // A validated configuration names only configured sources.
-    let index = |name: &str| by_name.get(name).copied().unwrap_or(0);
-    config.chat_mapping().iter().map(|(chat, name)| (*chat, index(name))).collect()
 }
 
 /// How `new` differs from `running` beyond its chat mapping, in words; `None` when it does not.

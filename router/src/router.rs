@@ -36,8 +36,7 @@ pub struct Router {
     // Declared first so that its thread stops, and closes its connections, before the sources.
     maintenance: Maintenance,
     sources: Vec<Source>,
-    by_name: FxHashMap<Box<str>, usize>,
-    /// The chat mapping in force, and the configuration with it.
+    /// The sources by name, the chat mapping in force, and the configuration with it.
     live: Arc<Live>,
     default: usize,
     on_source_error: OnSourceError,
@@ -79,15 +78,14 @@ impl Router {
         }
         let by_name: FxHashMap<Box<str>, usize> =
             sources.iter().enumerate().map(|(i, s)| (s.id.name.clone(), i)).collect();
-        // A validated configuration names only configured sources.
-        let index = |name: &str| by_name.get(name).copied().unwrap_or(0);
-        let default = index(config.default_source());
         let on_source_error = config.on_source_error();
-        let live = Arc::new(Live::new(config, by_name.clone()));
+        let default_name = config.default_source().to_owned();
+        let live = Arc::new(Live::new(config, by_name));
+        let default = live.index(&default_name);
         let helpers = Helpers::new(sources.len().saturating_sub(1).min(MAX_HELPERS));
         let watched = sources.iter().filter_map(|s| s.pools.health()).collect();
         let maintenance = Maintenance::new(targets, watched, FileWatch::of(&live));
-        Ok(Router { maintenance, helpers, live, default, on_source_error, by_name, sources })
+        Ok(Router { maintenance, helpers, live, default, on_source_error, sources })
     }
 
     /// The configuration the router was opened with, with the chat mapping in force now (see
@@ -131,8 +129,8 @@ impl Router {
     #[inline]
     fn resolve(&self, chat_id: Option<i64>, source: Option<&str>) -> Result<(usize, Tier)> {
         if let Some(name) = source {
-            return match self.by_name.get(name) {
-                Some(index) => Ok((*index, Tier::Explicit)),
+            return match self.live.source(name) {
+                Some(index) => Ok((index, Tier::Explicit)),
                 None => Err(self.unknown_source(name)),
             };
         }

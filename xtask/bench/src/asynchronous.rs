@@ -84,7 +84,7 @@ fn async_batch(
         let handles: Vec<_> = (0..tasks)
             .map(|t| {
                 let db = db.clone();
-                let share = calls / tasks + usize::from(t < calls % tasks);
+                let share = crate::util::share(calls, tasks, t);
                 tokio::spawn(async move {
                     for i in 0..share {
                         query.call(&db, i * tasks + t).await;

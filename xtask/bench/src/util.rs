@@ -74,6 +74,12 @@ pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
 
+/// The share of `calls` that caller `t` of `callers` makes: the calls split as evenly as they
+/// go, the first callers taking one more when they do not divide.
+pub(crate) fn share(calls: usize, callers: usize, t: usize) -> usize {
+    calls / callers + usize::from(t < calls % callers)
+}
+
 /// Formats nanoseconds for a table: `412 ns`, `6.18 us`, `1.02 ms`.
 pub(crate) fn duration(ns: f64) -> String {
     if ns < 1_000.0 {

@@ -132,7 +132,7 @@ impl Subject {
         let elapsed = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..callers)
                 .map(|t| {
-                    let share = calls / callers + usize::from(t < calls % callers);
+                    let share = crate::util::share(calls, callers, t);
                     let barrier = &barrier;
                     scope.spawn(move || {
                         barrier.wait();
@@ -164,7 +164,7 @@ impl Subject {
         rt.block_on(async {
             let handles: Vec<_> = (0..callers)
                 .map(|t| {
-                    let share = calls / callers + usize::from(t < calls % callers);
+                    let share = crate::util::share(calls, callers, t);
                     let subject = Arc::clone(self);
                     tokio::spawn(async move {
                         for _ in 0..share {
