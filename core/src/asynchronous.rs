@@ -35,8 +35,8 @@ use crate::{Connection, Database};
 ///
 /// Cheap to clone (an `Arc`): give each handler its clone. The calls run on threads of the
 /// library's own, started as they are needed. Each source has a lane for its reads, of as many
-/// threads as it has connections, and one for its writes (up to 16 at once on a SQLite file with
-/// group commit, whose writer commits the ones that queue together; one at a time elsewhere);
+/// threads as it has connections, and one for its writes (up to 64 at once on a source with group
+/// commit, whose writer commits the ones that queue together; one at a time elsewhere);
 /// the reads of every source have a lane of their own. A source that is slow or locked by another
 /// process holds up only its own calls: the others' go on. Dropping the last
 /// clone waits for the calls already running, and closes every file before it returns, as
@@ -88,8 +88,9 @@ const WATCH: Duration = Duration::from_micros(10);
 
 /// How many writes of a source with group commit run at once on the library's threads: all but
 /// one of them wait in the source's queue and are committed in the batch the first one leads. A
-/// thread each, parked while it waits.
-const BATCHED_WRITES: usize = 16;
+/// thread each, parked while it waits, started when first needed. Half of what one batch may
+/// hold: enough for the tasks of a busy bot to fill its batches (section 7 of BENCHMARKS.md).
+const BATCHED_WRITES: usize = 64;
 
 /// A call, as a thread runs it.
 type Job = Box<dyn FnOnce(&Database) + Send>;

@@ -308,34 +308,62 @@ impl Pools {
         }
     }
 
-    /// Runs a write's query in one transaction on the source's writer, committed when it
-    /// returns `Ok` (on SQLite, possibly in a batch led by another thread, which may run
-    /// `query` there: see `sqlite/batch.rs`); `None` when the source has no writers (it is
-    /// read-only).
-    pub(crate) fn write<T: Send>(
-        &self,
+    /// The writes of the source, in batches (see `batch.rs`); `None` when the source has no
+    /// writers (it is read-only).
+    pub(crate) fn writer<'a>(
+        &'a self,
+        id: &'a SourceId,
+        counters: &'a Counters,
+    ) -> Option<crate::batch::Writer<'a>> {
+        let batcher = match self {
+            Pools::Sqlite(pools) => pools.batcher()?,
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(pools) => pools.batcher()?,
+        };
+        Some(crate::batch::Writer { pools: self, batcher, id, counters })
+    }
+
+    /// A writer of a writable source, for a batch.
+    pub(crate) fn writer_lease<'a>(
+        &'a self,
         id: &SourceId,
         counters: &Counters,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T> + Send,
-    ) -> Option<Result<T>> {
+    ) -> Result<Leased<'a>> {
         match self {
-            Pools::Sqlite(pools) => pools.batch(id, counters).map(|w| w.write_sendable(query)),
+            Pools::Sqlite(pools) => pools.writer(id, counters).map(Leased::Sqlite),
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pools) => pools.write(id, counters, query),
+            Pools::Postgres(pools) => pools.writer(id, counters).map(Leased::Postgres),
         }
     }
 
-    /// [`Pools::write`] for a query that must run on this thread.
-    pub(crate) fn write_here<T>(
+    /// What the check of the source's file after a write found wrong (SQLite files only).
+    pub(crate) fn fault_after_write(&self) -> Option<crate::health::Fault> {
+        match self {
+            Pools::Sqlite(pools) => pools.fault_after_write(),
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(_) => None,
+        }
+    }
+
+    /// The error of a file found at fault after a write, saving what `held`, the writer, still
+    /// sees of a removed file.
+    pub(crate) fn file_error(
         &self,
         id: &SourceId,
         counters: &Counters,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
-    ) -> Option<Result<T>> {
+        fault: crate::health::Fault,
+        held: Option<&mut Leased<'_>>,
+    ) -> Error {
         match self {
-            Pools::Sqlite(pools) => pools.batch(id, counters).map(|w| w.write_here(query)),
+            Pools::Sqlite(pools) => {
+                let held = match held {
+                    Some(Leased::Sqlite(lease)) => Some(&mut **lease),
+                    _ => None,
+                };
+                pools.file_error(id, counters, fault, held)
+            }
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pools) => pools.write(id, counters, query),
+            Pools::Postgres(_) => unreachable!("a PostgreSQL source has no file to find at fault"),
         }
     }
 
@@ -409,6 +437,99 @@ impl Leased<'_> {
             Leased::Sqlite(lease) => sqlite::read(lease, id, query),
             #[cfg(feature = "postgres")]
             Leased::Postgres(conn) => crate::postgres::read(conn, id, query),
+        }
+    }
+
+    /// Begins a write transaction on a writer: `BEGIN IMMEDIATE` on SQLite (the file's write
+    /// lock at once), `BEGIN` on PostgreSQL.
+    pub(crate) fn begin_write(&mut self) -> QueryResult<()> {
+        use diesel::connection::AnsiTransactionManager;
+        match self {
+            Leased::Sqlite(lease) => {
+                AnsiTransactionManager::begin_transaction_sql(lease.conn(), "BEGIN IMMEDIATE")
+            }
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(conn) => {
+                AnsiTransactionManager::begin_transaction_sql(&mut **conn, "BEGIN")
+            }
+        }
+    }
+
+    /// Runs the library's own statements (savepoints) on the connection.
+    pub(crate) fn execute(&mut self, sql: &str) -> QueryResult<()> {
+        match self {
+            Leased::Sqlite(lease) => lease.conn().batch_execute(sql),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(conn) => conn.batch_execute(sql),
+        }
+    }
+
+    /// Runs a write's query or closure inside the open transaction; on SQLite, under the
+    /// guard's rules for writes.
+    pub(crate) fn run_write<T>(
+        &mut self,
+        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+    ) -> QueryResult<T> {
+        match self {
+            Leased::Sqlite(lease) => lease.run_as(sqlite::Mode::Write, |c| query(Conn::Sqlite(c))),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(conn) => query(Conn::Pg(conn)),
+        }
+    }
+
+    /// True when the database says no transaction is open (SQLite only: a PostgreSQL session's
+    /// state is what diesel counts).
+    pub(crate) fn in_autocommit(&self) -> bool {
+        match self {
+            Leased::Sqlite(lease) => lease.in_autocommit(),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(_) => false,
+        }
+    }
+
+    /// True when diesel counts exactly one transaction open: the batch's.
+    pub(crate) fn depth_is_one(&mut self) -> bool {
+        fn one<C>(conn: &mut C) -> bool
+        where
+            C: diesel::Connection<TransactionManager = diesel::connection::AnsiTransactionManager>,
+        {
+            use diesel::connection::{AnsiTransactionManager, TransactionManager};
+            let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
+            matches!(status.transaction_depth(), Ok(Some(depth)) if depth.get() == 1)
+        }
+        match self {
+            Leased::Sqlite(lease) => one(lease.conn()),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(conn) => one(&mut **conn),
+        }
+    }
+
+    /// Rolls back the innermost transaction diesel counts.
+    pub(crate) fn rollback(&mut self) -> QueryResult<()> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        match self {
+            Leased::Sqlite(lease) => AnsiTransactionManager::rollback_transaction(lease.conn()),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(conn) => AnsiTransactionManager::rollback_transaction(&mut **conn),
+        }
+    }
+
+    /// Commits the transaction.
+    pub(crate) fn commit(&mut self) -> QueryResult<()> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        match self {
+            Leased::Sqlite(lease) => AnsiTransactionManager::commit_transaction(lease.conn()),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(conn) => AnsiTransactionManager::commit_transaction(&mut **conn),
+        }
+    }
+
+    /// What the connection knows of its last failure, beyond diesel's error.
+    pub(crate) fn explain(&self) -> Explained {
+        match self {
+            Leased::Sqlite(lease) => sqlite::explain(lease),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(_) => Explained::default(),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! on every source, runs on a read-only connection.
 
 mod backend;
+mod batch;
 mod cache;
 mod config;
 mod error;

@@ -39,6 +39,8 @@ pub(crate) type Pooled = PooledConnection<ConnectionManager<PgConnection>>;
 pub(crate) struct Pools {
     readers: Pool<ConnectionManager<PgConnection>>,
     writers: Option<Pool<ConnectionManager<PgConnection>>>,
+    /// The writes waiting for a writer session (see `batch.rs`).
+    batcher: crate::batch::Batcher,
 }
 
 impl Pools {
@@ -46,19 +48,17 @@ impl Pools {
         lease(&self.readers, id, counters, PoolRole::Readers)
     }
 
-    /// `None` when the source is read-only.
-    /// Runs a write in one transaction on a writer session; `None` for a read-only source.
-    pub(crate) fn write<T>(
-        &self,
-        id: &SourceId,
-        counters: &Counters,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
-    ) -> Option<Result<T>> {
-        let pool = self.writers.as_ref()?;
-        Some(lease(pool, id, counters, PoolRole::Writers).and_then(|conn| {
-            counters.began_transaction();
-            write(conn, id, query)
-        }))
+    /// The queue of the source's writes; `None` for a read-only source, which has no writers.
+    pub(crate) fn batcher(&self) -> Option<&crate::batch::Batcher> {
+        self.writers.as_ref().map(|_| &self.batcher)
+    }
+
+    /// A writer session.
+    pub(crate) fn writer(&self, id: &SourceId, counters: &Counters) -> Result<Pooled> {
+        match &self.writers {
+            Some(pool) => lease(pool, id, counters, PoolRole::Writers),
+            None => Err(id.busy_pool_error(PoolRole::Writers, 0)),
+        }
     }
 
     pub(crate) fn open_connections(&self) -> u32 {
@@ -245,6 +245,7 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
             0 => None,
             n => Some(pool(Access::Write, n)?),
         },
+        batcher: crate::batch::Batcher::new(config.is_group_commit()),
     };
     Ok(Opening { pools: crate::backend::Pools::Postgres(pools), info, checkpoint: None })
 }
@@ -256,16 +257,6 @@ pub(crate) fn read<T>(
     query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
 ) -> Result<T> {
     query(Conn::Pg(conn)).map_err(|e| failed(id, e, Access::Read))
-}
-
-/// Runs a write's query or closure in one transaction of a writer session. PostgreSQL has no
-/// counterpart of SQLite's guard: SQL in the closure can end the transaction itself.
-fn write<T>(
-    mut conn: Pooled,
-    id: &SourceId,
-    query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
-) -> Result<T> {
-    conn.transaction(|c| query(Conn::Pg(c))).map_err(|e| failed(id, e, Access::Write))
 }
 
 /// The error of a statement on a session: the server's own message says everything a session

@@ -94,8 +94,8 @@ impl Source {
         self.pools.reader(&self.id, &self.counters)
     }
 
-    /// Runs a write on the source's writer, in one transaction (on SQLite, possibly in a batch
-    /// led by another thread, which may run `query` there); refuses before taking anything when
+    /// Runs a write on the source's writer, in one transaction (possibly in a batch led by
+    /// another thread, which may run `query` there: see `batch.rs`); refuses before taking anything when
     /// the source is read-only.
     #[inline]
     pub(crate) fn write<T: Send>(
@@ -103,7 +103,10 @@ impl Source {
         query: impl FnOnce(backend::Conn<'_>) -> diesel::QueryResult<T> + Send,
     ) -> Result<T> {
         self.pools.check(&self.id, &self.counters)?;
-        self.pools.write(&self.id, &self.counters, query).unwrap_or_else(|| Err(self.refused()))
+        match self.pools.writer(&self.id, &self.counters) {
+            Some(writer) => writer.write_sendable(query),
+            None => Err(self.refused()),
+        }
     }
 
     /// [`Source::write`] for a query that must run on this thread.
@@ -112,9 +115,10 @@ impl Source {
         query: impl FnOnce(backend::Conn<'_>) -> diesel::QueryResult<T>,
     ) -> Result<T> {
         self.pools.check(&self.id, &self.counters)?;
-        self.pools
-            .write_here(&self.id, &self.counters, query)
-            .unwrap_or_else(|| Err(self.refused()))
+        match self.pools.writer(&self.id, &self.counters) {
+            Some(writer) => writer.write_here(query),
+            None => Err(self.refused()),
+        }
     }
 
     /// The refusal of a write to a read-only source, by the router.

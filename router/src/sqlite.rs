@@ -10,7 +10,6 @@
 //! write, whatever SQL it runs. A read-only source has only readers, and its file is never
 //! created, migrated or written.
 
-mod batch;
 pub(crate) mod file;
 pub(crate) mod guard;
 mod inspect;
@@ -55,8 +54,8 @@ pub(crate) struct Pools {
     // close checkpoints and removes the `-wal` file, which only a writable connection can do.
     readers: Slots,
     writer: Option<Slots>,
-    /// The writes waiting for the writer (see [`batch`]).
-    batcher: batch::Batcher,
+    /// The writes waiting for the writer (see `batch.rs`).
+    batcher: crate::batch::Batcher,
     health: Arc<Health>,
     // Last: the descriptor on the file is closed after every connection to it.
     _file: Arc<OpenFile>,
@@ -99,7 +98,7 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
         path: info.path.clone(),
         timeout: id.timeout,
     });
-    let batcher = batch::Batcher::new(config.is_group_commit());
+    let batcher = crate::batch::Batcher::new(config.is_group_commit());
     let cache = match config.is_cache() {
         true => Watch::open(id, read_mode(config)).map(Cache::new),
         false => None,
@@ -218,14 +217,22 @@ impl Pools {
         self.lease(&self.readers, PoolRole::Readers, id, counters)
     }
 
-    /// The writes of the source, in batches; `None` for a read-only source, which has no writer.
-    pub(crate) fn batch<'a>(
-        &'a self,
-        id: &'a SourceId,
-        counters: &'a Counters,
-    ) -> Option<batch::Writer<'a>> {
-        let slots = self.writer.as_ref()?;
-        Some(batch::Writer { pools: self, slots, id, counters })
+    /// The queue of the source's writes; `None` for a read-only source, which has no writer.
+    pub(crate) fn batcher(&self) -> Option<&crate::batch::Batcher> {
+        self.writer.as_ref().map(|_| &self.batcher)
+    }
+
+    /// The source's one writer connection.
+    pub(crate) fn writer(&self, id: &SourceId, counters: &Counters) -> Result<Lease<'_>> {
+        match &self.writer {
+            Some(slots) => self.lease(slots, PoolRole::Writer, id, counters),
+            None => Err(id.busy_pool_error(PoolRole::Writer, 0)),
+        }
+    }
+
+    /// What the check of the file after a write found wrong.
+    pub(crate) fn fault_after_write(&self) -> Option<Fault> {
+        self.health.check_after_write()
     }
 
     /// The source's read cache: `None` when it has none (`cache = false`, or a file without a
@@ -299,7 +306,7 @@ impl Pools {
     /// The error of a faulted file. When a writable source's file was removed, what the writer
     /// still sees of it is saved first, once, next to it (`VACUUM INTO`): on `held`, the writer
     /// the caller holds, if it holds it.
-    fn file_error(
+    pub(crate) fn file_error(
         &self,
         id: &SourceId,
         counters: &Counters,

@@ -76,10 +76,12 @@ pub struct SqliteFile {
     cache: bool,
 }
 
-/// A database server's URL (`postgres://user:password@host:port/database`).
+/// A database server's URL (`postgres://user:password@host:port/database`), and how its writes
+/// are committed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Server {
     url: String,
+    group_commit: bool,
 }
 
 impl SqliteFile {
@@ -161,9 +163,24 @@ impl SqliteFile {
 }
 
 impl Server {
-    /// The server at `url`, password included; its kind is the URL's scheme's.
+    /// The server at `url`, password included; its kind is the URL's scheme's. Its writes are
+    /// committed in groups.
     pub fn new(url: impl Into<String>) -> Server {
-        Server { url: url.into() }
+        Server { url: url.into(), group_commit: true }
+    }
+
+    /// Sets whether writes that arrive while a write runs share one transaction on one writer
+    /// session, each in a savepoint of its own, with one commit for all: on by default
+    /// (`group-commit` in a configuration file). Off, every write is a transaction of its own on
+    /// a session of its own, as many at once as the source has writer sessions.
+    pub fn group_commit(mut self, group_commit: bool) -> Server {
+        self.group_commit = group_commit;
+        self
+    }
+
+    /// True when the server's writes are committed in groups (see [`Server::group_commit`]).
+    pub fn is_group_commit(&self) -> bool {
+        self.group_commit
     }
 
     /// The URL, password included.
@@ -363,9 +380,14 @@ impl SourceConfig {
         self.file().filter(|_| !self.readonly).map(SqliteFile::get_durability)
     }
 
-    /// True when the source is a writable SQLite file whose writes are committed in groups.
+    /// True when the source is writable and its writes are committed in groups (see
+    /// [`SqliteFile::group_commit`] and [`Server::group_commit`]).
     pub fn is_group_commit(&self) -> bool {
-        self.file().is_some_and(SqliteFile::is_group_commit) && !self.readonly
+        let grouped = match &self.location {
+            Location::File(file) => file.is_group_commit(),
+            Location::Server(server) => server.is_group_commit(),
+        };
+        grouped && !self.readonly
     }
 
     /// True when the source is a SQLite file whose cached reads are answered from memory (see

@@ -336,13 +336,6 @@ impl Parser<'_> {
                          its own `synchronous_commit` says",
                     ));
                 }
-                if read.seen.contains_key("group_commit") {
-                    return Err(refuse(
-                        "group_commit",
-                        "`group-commit` is for SQLite files; a PostgreSQL source runs every \
-                         write in a transaction of its own",
-                    ));
-                }
                 if read.seen.contains_key("cache") {
                     return Err(refuse(
                         "cache",
@@ -357,7 +350,9 @@ impl Parser<'_> {
                          is `readonly = true`",
                     ));
                 }
-                Ok(Location::Server(Server::new(url)))
+                Ok(Location::Server(
+                    Server::new(url).group_commit(read.group_commit.unwrap_or(true)),
+                ))
             }
             (Some(_), Some(_)) => Err(refuse(
                 "url",

@@ -502,12 +502,6 @@ fn a_postgres_source_loads_and_refuses_what_is_sqlites() {
         "`durability` is for SQLite files",
     );
     assert_refused(
-        &format!("{base}group-commit = false\n"),
-        "sources.a.group-commit",
-        Some(4),
-        "`group-commit` is for SQLite files",
-    );
-    assert_refused(
         &format!("{base}cache = false\n"),
         "sources.a.cache",
         Some(4),
@@ -517,16 +511,20 @@ fn a_postgres_source_loads_and_refuses_what_is_sqlites() {
 }
 
 #[test]
-fn group_commit_is_on_by_default_and_a_file_source_can_turn_it_off() {
+fn group_commit_is_on_by_default_and_a_source_of_either_kind_can_turn_it_off() {
     let config = Config::from_toml_str(
         "default = \"a\"\n[sources.a]\npath = \"a.db\"\n[sources.b]\npath = \"b.db\"\n\
-         group-commit = false\n[sources.c]\npath = \"c.db\"\nreadonly = true\n",
+         group-commit = false\n[sources.c]\npath = \"c.db\"\nreadonly = true\n\
+         [sources.d]\nurl = \"postgres://h/d\"\n[sources.e]\nurl = \"postgres://h/e\"\n\
+         group-commit = false\n",
     )
     .unwrap();
     assert!(config.source("a").unwrap().is_group_commit());
     assert!(!config.source("b").unwrap().is_group_commit());
     // A read-only source writes nothing to group.
     assert!(!config.source("c").unwrap().is_group_commit());
+    assert!(config.source("d").unwrap().is_group_commit());
+    assert!(!config.source("e").unwrap().is_group_commit());
     assert_refused(
         "default = \"a\"\n[sources.a]\npath = \"a.db\"\ngroup-commit = \"yes\"\n",
         "sources.a.group-commit",

@@ -1,17 +1,21 @@
-//! Group commit on a writable SQLite source's one writer: the writes that arrive while the
-//! writer is busy are run together, in one transaction, with one commit and one sync.
+//! Group commit on a writable source's writer, of either kind: the writes that arrive while the
+//! writer is busy are run together, in one transaction, with one commit (and one sync).
 //!
-//! A write that finds nobody writing leads: it leases the writer, runs its own call first, in a
-//! `BEGIN IMMEDIATE` transaction and without a savepoint (a lone writer pays nothing more than a
-//! lock it takes alone), then takes the calls that queued meanwhile, in their order of arrival,
-//! and runs each in a savepoint of its own (`SAVEPOINT multisource_call`, a name the guard
-//! refuses to the calls themselves): a call that fails is rolled back to its savepoint and gets
-//! its own error, the others stay. Then it commits, checks the file as every write does, and
-//! only then answers every call of the batch: a call is acknowledged after the commit that holds
-//! it, and a commit that fails fails every call it held. A batch takes at most [`MAX_CALLS`]
-//! calls and stops taking them [`MAX_SPAN`] after it began, so that a flood of writes cannot
-//! hold the file's lock for long; the calls still queued are led by the first of them, woken for
-//! that (one wake-up per batch, not per call).
+//! A write that finds nobody writing leads: it leases a writer (a SQLite file's one writer
+//! connection, or a session of a PostgreSQL source's writers), runs its own call first, in a
+//! transaction of its own (`BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL) and without a
+//! savepoint (a lone writer pays nothing more than a lock it takes alone), then takes the calls
+//! that queued meanwhile, in their order of arrival, and runs each in a savepoint of its own
+//! (`SAVEPOINT multisource_call`, a name the SQLite guard refuses to the calls themselves): a
+//! call that fails is rolled back to its savepoint and gets its own error, the others stay. A
+//! call's savepoint is released together with the next call's `SAVEPOINT`, in one statement (one
+//! round trip to a server), and the last by the `COMMIT`. Then the batch commits, checks the file
+//! as every write does, hands the writer to the next call waiting, and only then answers every
+//! call it held: a call is acknowledged after the commit that holds it, and a commit that fails
+//! fails every call it held. A batch takes at most [`MAX_CALLS`] calls and stops taking them
+//! [`MAX_SPAN`] after it began, so that a flood of writes cannot hold the lock for long; the
+//! calls still queued are led by the first of them, woken for that (one wake-up per batch, not
+//! per call).
 //!
 //! A queued call's query runs on the leader's thread, and its caller waits, its stack untouched,
 //! until the answer is in: the query must be `Send` (and its result too), which the router's
@@ -19,8 +23,9 @@
 //! `Database::write`) is never run by another thread: when it reaches the head of the queue, the
 //! batch before it ends and it leads the next.
 //!
-//! With `group-commit = false`, every call leads a batch of its own: one transaction per call,
-//! as before group commit, kept for comparison.
+//! With group commit off (`group-commit = false`), every call leads a batch of its own at once:
+//! one transaction per call, as before group commit (on PostgreSQL, as many at once as the
+//! source has writer sessions).
 
 #![allow(unsafe_code)]
 
@@ -34,13 +39,10 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use diesel::QueryResult;
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 
-use super::{Guarded, Mode, Pools, explain};
-use crate::backend::Conn;
+use crate::backend::{Conn, Leased, Pools};
 use crate::error::{Error, PoolRole, Result};
 use crate::route::Access;
-use crate::slots::Lease;
 use crate::source::{Explained, SourceId};
 use crate::stats::Counters;
 
@@ -50,9 +52,10 @@ pub(crate) const MAX_CALLS: usize = 128;
 /// How long after its `BEGIN` a batch stops taking calls.
 pub(crate) const MAX_SPAN: Duration = Duration::from_millis(4);
 
-/// The savepoint of each call after the first of a batch.
+/// The savepoint of each call after the first of a batch; the statement that releases the
+/// previous call's savepoint and opens the next one's; and the rollback of a failed call.
 const SAVEPOINT: &str = "SAVEPOINT multisource_call";
-const RELEASE: &str = "RELEASE multisource_call";
+const RELEASE_AND_SAVEPOINT: &str = "RELEASE multisource_call; SAVEPOINT multisource_call";
 const ROLLBACK_TO: &str = "ROLLBACK TO multisource_call; RELEASE multisource_call";
 
 /// The writes waiting for a source's writer.
@@ -99,9 +102,9 @@ impl std::fmt::Debug for Ticket {
 
 /// One call of a batch, its query and its answer.
 trait Member {
-    /// Runs the call's query on `conn`, under the guard's rules for writes; true when it
-    /// returned `Ok`.
-    fn run(&mut self, conn: &mut Guarded) -> bool;
+    /// Runs the call's query on the writer, under the guard's rules for writes on SQLite; true
+    /// when it returned `Ok`.
+    fn run(&mut self, writer: &mut Leased<'_>) -> bool;
     /// Replaces the call's answer by `error`: what it wrote was not committed.
     fn fail(&mut self, error: Error);
 }
@@ -118,17 +121,15 @@ impl<F, T> Member for Typed<'_, F, T>
 where
     F: FnOnce(Conn<'_>) -> QueryResult<T>,
 {
-    fn run(&mut self, conn: &mut Guarded) -> bool {
+    fn run(&mut self, writer: &mut Leased<'_>) -> bool {
         let Some(query) = self.query.take() else { return false };
-        let ran =
-            catch_unwind(AssertUnwindSafe(|| conn.run_as(Mode::Write, |c| query(Conn::Sqlite(c)))));
-        match ran {
+        match catch_unwind(AssertUnwindSafe(|| writer.run_write(query))) {
             Ok(Ok(value)) => {
                 self.answer = Some(Ok(value));
                 true
             }
             Ok(Err(error)) => {
-                self.answer = Some(Err(self.id.failure(error, Access::Write, &explain(conn))));
+                self.answer = Some(Err(self.id.failure(error, Access::Write, &writer.explain())));
                 false
             }
             Err(payload) => {
@@ -159,7 +160,7 @@ impl<F, T> Typed<'_, F, T> {
 /// What a batch needs of its source.
 pub(crate) struct Writer<'a> {
     pub(crate) pools: &'a Pools,
-    pub(crate) slots: &'a crate::slots::Slots,
+    pub(crate) batcher: &'a Batcher,
     pub(crate) id: &'a SourceId,
     pub(crate) counters: &'a Counters,
 }
@@ -202,15 +203,11 @@ impl Writer<'_> {
         member.answer()
     }
 
-    fn batcher(&self) -> &Batcher {
-        &self.pools.batcher
-    }
-
     /// Runs `member` in a batch: leads one when nobody does, else waits in the queue until a
     /// leader answered it or handed it the lead. Fails, with `member` not run, when the writer
     /// could not be had within the source's timeout.
     fn submit(&self, member: &mut dyn Member, sendable: bool) -> Result<()> {
-        let batcher = self.batcher();
+        let batcher = self.batcher;
         if !batcher.enabled {
             return self.lead(member, false);
         }
@@ -263,20 +260,34 @@ impl Writer<'_> {
         }
     }
 
-    /// Leads a batch: `member` first, then (when `queued`) the calls waiting, and hands the
-    /// lead on to the next call waiting, whatever happens.
+    /// Leads a batch: `member` first, then (when `queued`) the calls waiting; hands the lead on
+    /// to the next call waiting, whatever happens, before it answers the calls it held.
     fn lead(&self, member: &mut dyn Member, queued: bool) -> Result<()> {
-        let _handoff = queued.then_some(Handoff(self.batcher()));
-        let mut lease = self.pools.lease(self.slots, PoolRole::Writer, self.id, self.counters)?;
+        let handoff = queued.then_some(Handoff(self.batcher));
+        let mut lease = match self.pools.writer_lease(self.id, self.counters) {
+            Ok(lease) => lease,
+            Err(error) => {
+                // The lead goes on (the next call may find the writer free), and this call
+                // fails, not run.
+                drop(handoff);
+                return Err(error);
+            }
+        };
         let mut batch = Batch::new(self, &mut lease);
         batch.run(member, None);
         while queued && let Some(ticket) = batch.take() {
             // SAFETY: a taken ticket stays alive, and its member untouched by its caller, until
-            // the batch answers it (`Batch::drop`).
+            // the batch answers it (`Answers::drop`).
             let member = unsafe { &mut *ticket.0.as_ref().member };
             batch.run(member, Some(ticket));
         }
         batch.commit();
+        let answers = batch.answers();
+        drop(batch);
+        // The writer is free for the next batch before this one's callers are woken.
+        drop(lease);
+        drop(handoff);
+        drop(answers);
         Ok(())
     }
 }
@@ -302,12 +313,30 @@ impl Drop for Handoff<'_> {
     }
 }
 
+/// The tickets a batch took, answered when dropped: their callers wake and read their answers.
+struct Answers(Vec<TicketRef>);
+
+impl Drop for Answers {
+    fn drop(&mut self) {
+        for ticket in self.0.drain(..) {
+            // SAFETY: the caller of a taken ticket waits for `DONE`; once it is stored, the
+            // ticket is not touched again.
+            let ticket = unsafe { ticket.0.as_ref() };
+            let thread = ticket.thread.clone();
+            ticket.status.store(DONE, Ordering::Release);
+            thread.unpark();
+        }
+    }
+}
+
 /// A batch being run on the writer.
 struct Batch<'w, 'l, 'a> {
     writer: &'w Writer<'a>,
-    conn: &'l mut Guarded,
+    lease: &'l mut Leased<'a>,
     /// A transaction is open.
     open: bool,
+    /// The last call's savepoint is still open, to be released with the next call's.
+    pending_release: bool,
     /// The connection can no longer be trusted with a transaction: the batch takes no more
     /// calls, and the lease's end discards it.
     broken: bool,
@@ -316,20 +345,21 @@ struct Batch<'w, 'l, 'a> {
     calls: usize,
     held: Vec<*mut (dyn Member + 'static)>,
     /// The tickets to answer at the end.
-    taken: Vec<TicketRef>,
+    taken: Answers,
 }
 
 impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
-    fn new(writer: &'w Writer<'a>, lease: &'l mut Lease<'_>) -> Self {
+    fn new(writer: &'w Writer<'a>, lease: &'l mut Leased<'a>) -> Self {
         Batch {
             writer,
-            conn: lease,
+            lease,
             open: false,
+            pending_release: false,
             broken: false,
             started: Instant::now(),
             calls: 0,
             held: Vec::new(),
-            taken: Vec::new(),
+            taken: Answers(Vec::new()),
         }
     }
 
@@ -338,7 +368,7 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
         if self.broken || self.calls >= MAX_CALLS || self.started.elapsed() >= MAX_SPAN {
             return None;
         }
-        let mut waiting = self.writer.batcher().lock();
+        let mut waiting = self.writer.batcher.lock();
         let next = *waiting.queue.front()?;
         // SAFETY: a queued ticket is alive while it is in the queue.
         let ticket = unsafe { next.0.as_ref() };
@@ -353,35 +383,40 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
 
     /// Runs one call: the first of a transaction as it is, the others in a savepoint.
     fn run(&mut self, member: &mut dyn Member, ticket: Option<TicketRef>) {
-        self.taken.extend(ticket);
+        self.taken.0.extend(ticket);
         self.calls += 1;
         if self.broken {
             member.fail(self.library_error("the writer's connection failed in this batch; retry"));
             return;
         }
         let first = !self.open;
-        let began = match first {
-            true => {
-                AnsiTransactionManager::begin_transaction_sql(self.conn.conn(), "BEGIN IMMEDIATE")
-            }
-            false => self.conn.conn().batch_execute(SAVEPOINT),
+        let began = match (first, self.pending_release) {
+            (true, _) => self.lease.begin_write(),
+            (false, true) => self.lease.execute(RELEASE_AND_SAVEPOINT),
+            (false, false) => self.lease.execute(SAVEPOINT),
         };
+        self.pending_release = false;
         if let Err(error) = began {
-            member.fail(self.writer.id.failure(error, Access::Write, &explain(self.conn)));
+            let error = self.writer.id.failure(error, Access::Write, &self.lease.explain());
+            member.fail(error);
+            if !first {
+                // Whether the previous call's savepoint was released is not known.
+                self.abandon();
+            }
             return;
         }
         if first {
             self.writer.counters.began_transaction();
         }
         self.open = true;
-        let mut ok = member.run(self.conn);
-        if self.conn.in_autocommit() {
+        let mut ok = member.run(self.lease);
+        if self.lease.in_autocommit() {
             // SQLite rolled the whole transaction back (on a full disk, for one), or the call
             // ended it, which the guard refuses: nothing of the batch so far is in the file.
             self.open = false;
             self.broken = true;
             // Diesel still counts the transaction: this connection is not used again.
-            let _ = AnsiTransactionManager::rollback_transaction(self.conn.conn());
+            let _ = self.lease.rollback();
             if ok {
                 member.fail(self.library_error("the call's transaction ended inside the call"));
             }
@@ -393,11 +428,11 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
             });
             return;
         }
-        if !self.depth_is_ours() {
+        if !self.lease.depth_is_one() {
             // The call left a transaction of its own open (diesel's `begin_transaction`
             // without its end): roll it back; the call fails.
-            while !self.depth_is_ours() {
-                if AnsiTransactionManager::rollback_transaction(self.conn.conn()).is_err() {
+            while !self.lease.depth_is_one() {
+                if self.lease.rollback().is_err() {
                     self.broken = true;
                     break;
                 }
@@ -412,12 +447,15 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
         let ended = match (first, ok) {
             (_, true) if self.broken => Err(()),
             (true, true) => Ok(()),
-            (false, true) => self.conn.conn().batch_execute(RELEASE).map_err(drop),
+            (false, true) => {
+                self.pending_release = true;
+                Ok(())
+            }
             (true, false) => {
                 self.open = false;
-                AnsiTransactionManager::rollback_transaction(self.conn.conn()).map_err(drop)
+                self.lease.rollback().map_err(drop)
             }
-            (false, false) => self.conn.conn().batch_execute(ROLLBACK_TO).map_err(drop),
+            (false, false) => self.lease.execute(ROLLBACK_TO).map_err(drop),
         };
         match (ended, ok) {
             (Ok(()), true) => self.held.push(erase(member)),
@@ -432,18 +470,13 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
         }
     }
 
-    /// True when diesel counts only the batch's transaction.
-    fn depth_is_ours(&mut self) -> bool {
-        let status = AnsiTransactionManager::transaction_manager_status_mut(self.conn.conn());
-        matches!(status.transaction_depth(), Ok(Some(depth)) if depth.get() == 1)
-    }
-
     /// Rolls the transaction back and fails every call it held.
     fn abandon(&mut self) {
         self.broken = true;
+        self.pending_release = false;
         if self.open {
             self.open = false;
-            let _ = AnsiTransactionManager::rollback_transaction(self.conn.conn());
+            let _ = self.lease.rollback();
         }
         self.fail_held(|batch| {
             batch.library_error(
@@ -453,15 +486,17 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
         });
     }
 
-    /// Commits what the batch holds and checks the file, as every write does.
+    /// Commits what the batch holds (releasing every savepoint still open) and checks the file,
+    /// as every write does.
     fn commit(&mut self) {
         if !self.open {
             return;
         }
         self.open = false;
-        if let Err(error) = AnsiTransactionManager::commit_transaction(self.conn.conn()) {
+        self.pending_release = false;
+        if let Err(error) = self.lease.commit() {
             // Every call gets the commit's error.
-            let explained = explain(self.conn);
+            let explained = self.lease.explain();
             self.fail_held(|batch| {
                 let again = Explained {
                     refused: explained.refused.clone(),
@@ -472,14 +507,19 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
             self.broken = true;
             return;
         }
-        if let Some(fault) = self.writer.pools.health.check_after_write() {
+        if let Some(fault) = self.writer.pools.fault_after_write() {
             // The first call's error saves what the writer sees of a removed file; the others
             // name where it went.
             self.fail_held(|batch| {
                 let writer = batch.writer;
-                writer.pools.file_error(writer.id, writer.counters, fault, Some(&mut *batch.conn))
+                writer.pools.file_error(writer.id, writer.counters, fault, Some(&mut *batch.lease))
             });
         }
+    }
+
+    /// The tickets to answer, taken from the batch, which is over.
+    fn answers(&mut self) -> Answers {
+        Answers(std::mem::take(&mut self.taken.0))
     }
 
     /// Fails every call the transaction held, each with an error of its own.
@@ -487,7 +527,7 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
         for member in std::mem::take(&mut self.held) {
             let error = error(self);
             // SAFETY: the members held are the leader's own, or those of tickets taken and not
-            // yet answered, alive until `Batch::drop` answers them.
+            // yet answered, alive until their `Answers` is dropped.
             unsafe { (*member).fail(error) };
         }
     }
@@ -514,19 +554,11 @@ fn rebuild(error: &diesel::result::Error) -> diesel::result::Error {
 }
 
 impl Drop for Batch<'_, '_, '_> {
-    /// Answers every call taken: committed, or failed (a batch dropped before its commit, which
-    /// only a panic of the library's own could do, committed nothing).
+    /// A batch dropped before its commit, which only a panic of the library's own could do,
+    /// committed nothing: its calls fail, and are answered when its `Answers` go.
     fn drop(&mut self) {
         if self.open {
             self.abandon();
-        }
-        for ticket in self.taken.drain(..) {
-            // SAFETY: the caller of a taken ticket waits for `DONE`; once it is stored, the
-            // ticket is not touched again.
-            let ticket = unsafe { ticket.0.as_ref() };
-            let thread = ticket.thread.clone();
-            ticket.status.store(DONE, Ordering::Release);
-            thread.unpark();
         }
     }
 }
