@@ -408,11 +408,12 @@ impl Pools {
 
     /// The writes waiting now for the writer.
     pub(crate) fn writes_waiting(&self) -> u32 {
-        match self {
-            Pools::Sqlite(pools) => pools.writes_waiting(),
+        let batcher = match self {
+            Pools::Sqlite(pools) => pools.batcher(),
             #[cfg(feature = "postgres")]
-            Pools::Postgres(_) => 0,
-        }
+            Pools::Postgres(pools) => pools.batcher(),
+        };
+        batcher.map_or(0, crate::batch::Batcher::waiting)
     }
 
     /// The connections the pools hold open now.

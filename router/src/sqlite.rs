@@ -245,10 +245,6 @@ impl Pools {
         self.health.clone()
     }
 
-    pub(crate) fn writes_waiting(&self) -> u32 {
-        self.batcher.waiting()
-    }
-
     pub(crate) fn open_connections(&self) -> u32 {
         self.readers.open_connections() + self.writer.as_ref().map_or(0, Slots::open_connections)
     }

@@ -65,10 +65,10 @@ pub struct SourceStats {
     pub open_connections: u32,
     /// Background checkpoints run on the source (writable sources with `pool-size` 3 or more).
     pub background_checkpoints: u64,
-    /// Transactions the source's writer began for writes: one per write on PostgreSQL and with
-    /// `group-commit = false`, one per batch of writes on SQLite otherwise.
+    /// Transactions the source's writers began for writes: one per write with
+    /// `group-commit = false`, one per batch of writes otherwise.
     pub write_transactions: u64,
-    /// Writes waiting now for the SQLite writer, to join the next batch.
+    /// Writes waiting now for the writer, to join the next batch.
     pub writes_waiting: u32,
     /// Cached reads answered from memory, nothing having committed to the file since their
     /// answer was read (counted in `reads` too).

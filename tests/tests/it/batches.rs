@@ -1,5 +1,6 @@
-//! Group commit: writes that queue while the writer is busy share one transaction, each call in a
-//! savepoint of its own; a failing call leaves nothing of itself and the others commit.
+//! Group commit, on each kind of source: writes that queue while the writer is busy share one
+//! transaction, each call in a savepoint of its own; a failing call leaves nothing of itself and
+//! the others commit.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -7,20 +8,41 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
-use multisource::{Config, Database, NewMessage, SourceConfig, SqliteFile};
+use multisource::{Config, Database, Location, NewMessage, SourceConfig};
 
-use crate::common::Scratch;
+use crate::backends::{Backend, Place, on_conn, on_each_backend};
 
 const CHAT: i64 = -1001000000077;
 
-fn open(scratch: &Scratch, group_commit: bool) -> Database {
-    let file = SqliteFile::new(scratch.path("main.db")).group_commit(group_commit);
+/// The place's source `main`, with group commit on or off.
+fn source(place: &Place, group_commit: bool) -> SourceConfig {
+    let location = match place.source("main").location().clone() {
+        Location::File(file) => Location::File(file.group_commit(group_commit)),
+        Location::Server(server) => Location::Server(server.group_commit(group_commit)),
+    };
+    SourceConfig::at("main", location)
+}
+
+fn open(place: &Place, group_commit: bool) -> Database {
     let config = Config::builder()
-        .source(SourceConfig::at("main", file))
+        .source(source(place, group_commit))
         .default_source("main")
         .build()
         .unwrap();
     Database::open(config).unwrap()
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct N {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// A count of `main`, by SQL both kinds speak, through a read of the database.
+fn count(db: &Database, sql: &str) -> i64 {
+    db.read_any(None, None, |conn| on_conn!(conn, c => diesel::sql_query(sql).get_result::<N>(c)))
+        .unwrap()
+        .n
 }
 
 fn date() -> chrono::NaiveDateTime {
@@ -44,22 +66,24 @@ fn until_waiting(db: &Database, n: u32) {
 
 /// The writer is held by one call while ten queue one after another, the fifth of which fails
 /// on a constraint; returns the database, the answers of the ten and the transactions begun.
-fn queue_ten_behind_a_busy_writer(group_commit: bool) -> (Vec<bool>, u64, Scratch) {
-    let scratch = Scratch::new();
-    let db = open(&scratch, group_commit);
+fn queue_ten_behind_a_busy_writer(backend: Backend, group_commit: bool) -> (Vec<bool>, u64) {
+    let place = Place::new(backend);
+    let db = open(&place, group_commit);
     db.update_chat_user(CHAT, 1, "@u", "U").unwrap();
     db.save_chat_message(date(), CHAT, 1, "dup", &NewMessage::default()).unwrap();
     let before = stats(&db).write_transactions;
     let (started_tx, started) = mpsc::channel();
-    let (release_tx, release) = mpsc::channel::<()>();
     let answers = std::thread::scope(|s| {
         let db = &db;
+        // Dropped if this thread panics, which ends the holder's wait.
+        let (release_tx, release) = mpsc::channel::<()>();
         let holder = s.spawn(move || {
-            db.write(None, |c| {
+            db.write_any(None, |conn| {
                 started_tx.send(()).unwrap();
                 release.recv().unwrap();
-                diesel::sql_query("INSERT INTO settings (key, value) VALUES ('held', 'yes')")
-                    .execute(c)
+                let held =
+                    diesel::sql_query("INSERT INTO settings (key, value) VALUES ('held', 'yes')");
+                on_conn!(conn, c => held.execute(c))
             })
         });
         started.recv().unwrap();
@@ -95,7 +119,7 @@ fn queue_ten_behind_a_busy_writer(group_commit: bool) -> (Vec<bool>, u64, Scratc
     assert_eq!(db.get_setting("held", None).unwrap().as_deref(), Some("yes"));
     let transactions = stats(&db).write_transactions - before;
     assert_eq!(stats(&db).writes_waiting, 0);
-    (answers, transactions, scratch)
+    (answers, transactions)
 }
 
 fn assert_only_the_fifth_failed(answers: &[bool]) {
@@ -103,27 +127,29 @@ fn assert_only_the_fifth_failed(answers: &[bool]) {
     assert_eq!(answers, expected);
 }
 
-#[test]
-fn writes_queued_behind_the_writer_commit_in_one_transaction_and_a_failing_one_alone_fails() {
-    let (answers, transactions, _scratch) = queue_ten_behind_a_busy_writer(true);
-    assert_only_the_fifth_failed(&answers);
-    // The holder's transaction, then the ten queued in one batch led by the first of them.
-    assert_eq!(transactions, 2);
-}
+on_each_backend! {
+    fn writes_queued_behind_the_writer_commit_in_one_transaction_and_a_failing_one_alone_fails(
+        backend: Backend
+    ) {
+        let (answers, transactions) = queue_ten_behind_a_busy_writer(backend, true);
+        assert_only_the_fifth_failed(&answers);
+        // The holder's transaction, then the ten queued in one batch led by the first of them.
+        assert_eq!(transactions, 2);
+    }
 
-#[test]
-fn with_group_commit_off_every_write_is_a_transaction_of_its_own() {
-    let (answers, transactions, _scratch) = queue_ten_behind_a_busy_writer(false);
-    assert_only_the_fifth_failed(&answers);
-    assert_eq!(transactions, 11);
+    fn with_group_commit_off_every_write_is_a_transaction_of_its_own(backend: Backend) {
+        let (answers, transactions) = queue_ten_behind_a_busy_writer(backend, false);
+        assert_only_the_fifth_failed(&answers);
+        assert_eq!(transactions, 11);
+    }
 }
 
 /// Calls of each caller in the mixed-writes tests.
 const CALLS: i64 = 100;
 
 /// The mixed writes' database: `callers` users of `CHAT`, each with one message, `seed{t}`.
-fn seeded(scratch: &Scratch, callers: i64) -> Database {
-    let db = open(scratch, true);
+fn seeded(place: &Place, callers: i64) -> Database {
+    let db = open(place, true);
     for t in 0..callers {
         db.update_chat_user(CHAT, t, "@u", "U").unwrap();
         db.save_chat_message(date(), CHAT, t, &format!("seed{t}"), &NewMessage::default()).unwrap();
@@ -155,29 +181,20 @@ fn failed() -> NewMessage<'static> {
 
 /// Every successful call's rows are in the file once, no failed call's row is, and the
 /// counters equal the rows: `saved` holds each caller's saved message ids.
-fn assert_every_call_whole(scratch: &Scratch, db: &Database, saved: &[Vec<String>]) {
+fn assert_every_call_whole(db: &Database, saved: &[Vec<String>]) {
     let callers = saved.len() as i64;
-    let mut conn = crate::common::raw(&scratch.path("main.db"));
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let count = |conn: &mut SqliteConnection, sql: &str| -> i64 {
-        diesel::sql_query(sql).get_result::<N>(conn).unwrap().n
-    };
     let expected: i64 = saved.iter().map(|s| s.len() as i64).sum::<i64>() + callers;
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM chat_messages"), expected);
+    assert_eq!(count(db, "SELECT count(*) AS n FROM chat_messages"), expected);
+    assert_eq!(count(db, "SELECT count(DISTINCT message_id) AS n FROM chat_messages"), expected);
     assert_eq!(
-        count(&mut conn, "SELECT count(DISTINCT message_id) AS n FROM chat_messages"),
-        expected
-    );
-    assert_eq!(
-        count(&mut conn, "SELECT count(*) AS n FROM chat_messages WHERE message_text = 'failed'"),
+        count(db, "SELECT count(*) AS n FROM chat_messages WHERE message_text = 'failed'"),
         0
     );
-    assert_eq!(count(&mut conn, "SELECT sum(messages_count) AS n FROM chat_users"), expected);
-    assert_eq!(count(&mut conn, "SELECT sum(messages_count) AS n FROM chat_stats"), expected);
+    let sum = |table: &str| {
+        count(db, &format!("SELECT CAST(sum(messages_count) AS BIGINT) AS n FROM {table}"))
+    };
+    assert_eq!(sum("chat_users"), expected);
+    assert_eq!(sum("chat_stats"), expected);
     for (t, ids) in saved.iter().enumerate() {
         for id in ids {
             assert!(
@@ -186,17 +203,34 @@ fn assert_every_call_whole(scratch: &Scratch, db: &Database, saved: &[Vec<String
             );
         }
     }
-    let settings = count(&mut conn, "SELECT count(*) AS n FROM chat_settings WHERE value = 'ok'");
+    let settings = count(db, "SELECT count(*) AS n FROM chat_settings WHERE value = 'ok'");
     let odd = (0..CALLS).filter(|k| k % 2 == 1 && k % 10 != 9).count() as i64;
     assert_eq!(settings, callers * odd);
     assert_eq!(stats(db).errors, (callers * CALLS / 10) as u64);
 }
 
-#[test]
-fn sixteen_threads_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
-    let scratch = Scratch::new();
+on_each_backend! {
+    fn sixteen_threads_of_mixed_writes_one_in_ten_failing_keep_every_call_whole(backend: Backend) {
+        sixteen_threads(backend)
+    }
+
+    fn two_hundred_fifty_six_tasks_of_mixed_writes_one_in_ten_failing_keep_every_call_whole(
+        backend: Backend
+    ) {
+        two_hundred_fifty_six_tasks(backend)
+    }
+
+    fn a_write_that_leaves_a_transaction_of_its_own_open_fails_and_writes_nothing(
+        backend: Backend
+    ) {
+        left_open(backend)
+    }
+}
+
+fn sixteen_threads(backend: Backend) {
+    let place = Place::new(backend);
     const THREADS: i64 = 16;
-    let db = seeded(&scratch, THREADS);
+    let db = seeded(&place, THREADS);
     let saved: Vec<Vec<String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
@@ -223,14 +257,13 @@ fn sixteen_threads_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_every_call_whole(&scratch, &db, &saved);
+    assert_every_call_whole(&db, &saved);
 }
 
-#[test]
-fn two_hundred_fifty_six_tasks_of_mixed_writes_one_in_ten_failing_keep_every_call_whole() {
-    let scratch = Scratch::new();
+fn two_hundred_fifty_six_tasks(backend: Backend) {
+    let place = Place::new(backend);
     const TASKS: i64 = 256;
-    let db = multisource::AsyncDatabase::new(seeded(&scratch, TASKS));
+    let db = multisource::AsyncDatabase::new(seeded(&place, TASKS));
     let before = stats(db.database()).write_transactions;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
     let saved: Vec<Vec<String>> = runtime.block_on(async {
@@ -265,19 +298,21 @@ fn two_hundred_fifty_six_tasks_of_mixed_writes_one_in_ten_failing_keep_every_cal
         }
         saved
     });
-    assert_every_call_whole(&scratch, db.database(), &saved);
+    assert_every_call_whole(db.database(), &saved);
     // The async writes were committed in groups: 25,600 calls in fewer transactions.
     let transactions = stats(db.database()).write_transactions - before;
     assert!(transactions < (TASKS * CALLS) as u64, "{transactions} transactions");
 }
 
-#[test]
-fn a_write_that_leaves_a_transaction_of_its_own_open_fails_and_writes_nothing() {
-    let scratch = Scratch::new();
-    let db = open(&scratch, true);
-    let left_open = db.write(None, |c| {
-        AnsiTransactionManager::begin_transaction(c)?;
-        diesel::sql_query("INSERT INTO settings (key, value) VALUES ('open', 'x')").execute(c)
+fn left_open(backend: Backend) {
+    let place = Place::new(backend);
+    let db = open(&place, true);
+    let left_open = db.write_any(None, |conn| {
+        let insert = diesel::sql_query("INSERT INTO settings (key, value) VALUES ('open', 'x')");
+        on_conn!(conn, c => {
+            AnsiTransactionManager::begin_transaction(c)?;
+            insert.execute(c)
+        })
     });
     let error = left_open.unwrap_err().to_string();
     assert!(error.contains("left a transaction of its own open"), "{error}");
@@ -286,12 +321,39 @@ fn a_write_that_leaves_a_transaction_of_its_own_open_fails_and_writes_nothing() 
     assert_eq!(db.get_setting("after", None).unwrap().as_deref(), Some("fine"));
 }
 
-#[test]
-fn a_reader_never_sees_part_of_a_batched_call() {
-    let scratch = Scratch::new();
+on_each_backend! {
+    fn a_reader_never_sees_part_of_a_batched_call(backend: Backend) {
+        reader_sees_whole_calls(backend)
+    }
+}
+
+/// A connection of its own to `main`, as another process has.
+enum Outside {
+    Sqlite(SqliteConnection),
+    #[cfg(feature = "postgres")]
+    Pg(diesel::PgConnection),
+}
+
+fn outside(db: &Database) -> Outside {
+    let config = db.config();
+    let source = config.source("main").unwrap();
+    match source.location() {
+        Location::File(file) => Outside::Sqlite(crate::common::raw(file.path())),
+        #[cfg(feature = "postgres")]
+        Location::Server(server) => Outside::Pg(
+            multisource_router::postgres_session(server.url(), Duration::from_secs(30), true)
+                .unwrap(),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("a PostgreSQL source without the postgres feature"),
+    }
+}
+
+fn reader_sees_whole_calls(backend: Backend) {
+    let place = Place::new(backend);
     const WRITERS: i64 = 8;
     const SAVES: i64 = 150;
-    let db = seeded(&scratch, WRITERS);
+    let db = seeded(&place, WRITERS);
     let before = stats(&db).write_transactions;
     #[derive(QueryableByName, Debug, PartialEq)]
     struct Seen {
@@ -304,8 +366,8 @@ fn a_reader_never_sees_part_of_a_batched_call() {
     }
     // One statement, so one snapshot: the messages, and the two counters each save adds to.
     const SEEN: &str = "SELECT (SELECT count(*) FROM chat_messages) AS messages, \
-        (SELECT sum(messages_count) FROM chat_users) AS users, \
-        (SELECT sum(messages_count) FROM chat_stats) AS days";
+        (SELECT CAST(sum(messages_count) AS BIGINT) FROM chat_users) AS users, \
+        (SELECT CAST(sum(messages_count) AS BIGINT) FROM chat_stats) AS days";
     let done = std::sync::atomic::AtomicBool::new(false);
     let check = |seen: Seen, counts: &mut std::collections::BTreeSet<i64>| {
         assert!(seen.messages == seen.users && seen.users == seen.days, "part of a call: {seen:?}");
@@ -315,10 +377,15 @@ fn a_reader_never_sees_part_of_a_batched_call() {
         let (db, done) = (&db, &done);
         // A connection of its own, as another process has, and the library's own readers.
         let outside = s.spawn(move || {
-            let mut conn = crate::common::raw(&scratch.path("main.db"));
+            let mut conn = outside(db);
             let mut counts = std::collections::BTreeSet::new();
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                check(diesel::sql_query(SEEN).get_result::<Seen>(&mut conn).unwrap(), &mut counts);
+                let seen = match &mut conn {
+                    Outside::Sqlite(c) => diesel::sql_query(SEEN).get_result::<Seen>(c),
+                    #[cfg(feature = "postgres")]
+                    Outside::Pg(c) => diesel::sql_query(SEEN).get_result::<Seen>(c),
+                };
+                check(seen.unwrap(), &mut counts);
             }
             counts
         });
@@ -326,7 +393,12 @@ fn a_reader_never_sees_part_of_a_batched_call() {
             let mut counts = std::collections::BTreeSet::new();
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 check(
-                    db.read(None, None, |c| diesel::sql_query(SEEN).get_result(c)).unwrap(),
+                    db.read_any(
+                        None,
+                        None,
+                        |conn| on_conn!(conn, c => diesel::sql_query(SEEN).get_result(c)),
+                    )
+                    .unwrap(),
                     &mut counts,
                 );
             }
