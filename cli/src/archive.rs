@@ -22,6 +22,8 @@ struct Report {
     /// Messages at or after this moment (UTC, as stored) keep a chat where it is.
     cutoff: String,
     dry_run: bool,
+    /// Written with the bot stopped.
+    offline: bool,
     /// The chats moved, or that would be: source by source, oldest last message first.
     chats: Vec<Candidate>,
     /// Chats left in place, and why.
@@ -91,6 +93,7 @@ impl Report {
             inactive_days,
             cutoff: cutoff.format("%Y-%m-%d %H:%M:%S").to_string(),
             dry_run: request.dry_run,
+            offline: request.offline,
             chats: Vec::new(),
             skipped: Vec::new(),
             moved_chats: 0,
@@ -298,10 +301,15 @@ fn render(report: &Report) -> String {
             "dry run: {} chat(s) would move; nothing was changed\n",
             report.chats.len()
         )),
-        (None, false) => out.push_str(&format!(
-            "moved {} chat(s), {} row(s); restart the bot, or have it call \
-             `Database::reload_mapping`, so that it reads the new mapping\n",
+        (None, false) if report.offline => out.push_str(&format!(
+            "moved {} chat(s), {} row(s); start the bot again: it reads the new mapping when it \
+             starts\n",
             report.moved_chats, report.moved_rows
+        )),
+        (None, false) => out.push_str(&format!(
+            "moved {} chat(s), {} row(s); a running bot sends their next calls to `{}` without \
+             a restart: the sources they left record where they went\n",
+            report.moved_chats, report.moved_rows, report.to
         )),
     }
     out

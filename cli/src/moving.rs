@@ -291,9 +291,10 @@ fn move_chat(
     moved.notes.push(match request.offline {
         true => "start the bot again: it reads the new mapping when it starts".to_owned(),
         false => format!(
-            "make the bot route chat {chat} to `{}`: restart it, or have it call \
-             `Database::reload_mapping` (it reads the mapping when it starts)",
-            to.name()
+            "a running bot sends chat {chat}'s next calls to `{}` without a restart: `{}` \
+             records where the chat went",
+            to.name(),
+            from.name()
         ),
     });
     Ok(moved)
@@ -477,6 +478,14 @@ fn lock(from: &SourceConfig, chat: i64) -> Result<Locked, Error> {
     schema_holds_chat_tables(&mut origin, from)?;
     let tables = chat_tables(from.schema());
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    // The origin records where the chat went, in the transaction that deletes its rows: a
+    // source made before that record gets its table first.
+    let present = origin.table_names().map_err(failed(format!("reading `{}`", from.name())))?;
+    if !present.iter().any(|t| t == multisource_migrations::MOVES_TABLE) {
+        origin
+            .ensure_moves_table()
+            .map_err(failed(format!("creating the table of chat moves in `{}`", from.name())))?;
+    }
     origin.begin_locked(&names).map_err(|error| Error::Busy {
         source_name: from.name().to_owned(),
         timeout: from.get_timeout(),
@@ -529,15 +538,29 @@ fn copy_and_verify(
         });
         bar.inc(1);
     }
+    // A chat that once left the destination is back: its record there says so, in the same
+    // transaction as its rows (a destination without the table never recorded a departure).
+    let present = dest.table_names().map_err(failed(format!("reading `{}`", to.name())))?;
+    if present.iter().any(|t| t == multisource_migrations::MOVES_TABLE) {
+        dest.record_move(chat, None, &now())
+            .map_err(failed(format!("recording chat {chat}'s arrival in `{}`", to.name())))?;
+    }
     dest.commit().map_err(failed(format!("committing the copy into `{}`", to.name())))?;
     Ok(moves)
 }
 
-/// Deletes the moved rows from the origin, as many as were verified, and commits (releasing the
-/// origin's write lock).
+/// The time a move is recorded at: now, in UTC, as the tables store timestamps.
+fn now() -> String {
+    chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Deletes the moved rows from the origin, as many as were verified, records there that the
+/// chat left for `to` (so that a running bot's next call for it goes there), and commits
+/// (releasing the origin's write lock).
 fn delete(
     origin: &mut Opened,
     from: &SourceConfig,
+    to: &SourceConfig,
     chat: i64,
     moves: &mut [TableMove],
 ) -> Result<(), Error> {
@@ -555,6 +578,9 @@ fn delete(
             });
         }
     }
+    origin
+        .record_move(chat, Some(to.name()), &now())
+        .map_err(failed(format!("recording chat {chat}'s move in `{}`", from.name())))?;
     origin.commit().map_err(failed(format!("committing the deletion from `{}`", from.name())))
 }
 
@@ -568,7 +594,7 @@ pub(crate) fn move_rows(
     let Locked { mut origin, held } = lock(from, chat)?;
     let mut moves = copy_and_verify(to, from, chat, &held, bar)?;
     failpoint("copied");
-    delete(&mut origin, from, chat, &mut moves)?;
+    delete(&mut origin, from, to, chat, &mut moves)?;
     failpoint("deleted");
     Ok(moves)
 }

@@ -1,7 +1,7 @@
 //! `multisource status`: what every source holds, read through read-only connections: rows per
 //! table, the sizes of the file and its log, the journal mode, and the chats (how many, the
 //! mapped ones with no data there, and those it holds but the configuration routes elsewhere,
-//! such as rows the bot wrote to a chat's old source before it restarted after a move).
+//! such as rows of a move left unfinished).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -287,7 +287,7 @@ impl AsyncDatabase {
         &self,
         chat_id: Option<i64>,
         source: Option<&str>,
-        query: impl FnOnce(&mut Connection) -> diesel::QueryResult<T> + Send + 'static,
+        query: impl FnMut(&mut Connection) -> diesel::QueryResult<T> + Send + 'static,
     ) -> Call<T> {
         let owned = source.map(str::to_owned);
         self.call_reading(chat_id, source, move |db| db.read(chat_id, owned.as_deref(), query))
@@ -322,7 +322,7 @@ impl AsyncDatabase {
         &self,
         chat_id: Option<i64>,
         source: Option<&str>,
-        query: impl FnOnce(Conn<'_>) -> diesel::QueryResult<T> + Send + 'static,
+        query: impl FnMut(Conn<'_>) -> diesel::QueryResult<T> + Send + 'static,
     ) -> Call<T> {
         let owned = source.map(str::to_owned);
         self.call_reading(chat_id, source, move |db| db.read_any(chat_id, owned.as_deref(), query))

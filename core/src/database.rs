@@ -105,11 +105,15 @@ impl Database {
     /// and `source` resolve to: `source` if given, else the chat's mapped source, else the
     /// default source. Anything that tries to write fails in SQLite. On a PostgreSQL source it
     /// fails with `Error::Query`: use [`Database::read_any`].
+    ///
+    /// A read routed by its chat follows the chat where it moved (see the README's "Operating a
+    /// bot"): when the chat moved while `query` ran, `query` runs again where the chat is now,
+    /// which is why it may be called more than once.
     pub fn read<T>(
         &self,
         chat_id: Option<i64>,
         source: Option<&str>,
-        query: impl FnOnce(&mut Connection) -> diesel::QueryResult<T>,
+        mut query: impl FnMut(&mut Connection) -> diesel::QueryResult<T>,
     ) -> Result<T> {
         self.read_any(chat_id, source, |conn| match conn {
             Conn::Sqlite(conn) => query(conn),
@@ -158,7 +162,7 @@ impl Database {
         &self,
         chat_id: Option<i64>,
         source: Option<&str>,
-        query: impl FnOnce(Conn<'_>) -> diesel::QueryResult<T>,
+        query: impl FnMut(Conn<'_>) -> diesel::QueryResult<T>,
     ) -> Result<T> {
         self.router.call_read("read", chat_id, source, query)
     }

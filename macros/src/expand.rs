@@ -290,14 +290,24 @@ fn body(query: &Query) -> TokenStream {
         }
         Scope::Global | Scope::AllSources { .. } => (TokenStream::new(), none.clone()),
     };
-    let call = dispatch(query, &args);
+    // A read may run more than once (a fan-out on every source, a read whose chat moved while
+    // it ran): each run gets its own copies of the arguments, which must be `Clone` (an error on
+    // the parameter says so). A write runs once, at most.
+    let clones: Vec<TokenStream> = query
+        .params
+        .iter()
+        .map(|p| {
+            let a = &p.ident;
+            quote_spanned!(p.ty.span()=> ::core::clone::Clone::clone(&#a))
+        })
+        .collect();
+    let call = match query.kind {
+        Kind::Read => dispatch(query, &clones),
+        Kind::Write => dispatch(query, &args),
+    };
     match (query.kind, &query.scope) {
         (Kind::Read, Scope::AllSources { key }) => {
             let row = query.row.as_ref();
-            // Each source's call gets its own copies of the arguments.
-            let clones: Vec<TokenStream> =
-                args.iter().map(|a| quote!(::core::clone::Clone::clone(&#a))).collect();
-            let call = dispatch(query, &clones);
             quote! {{
                 #router.call_fan_out(
                     #op,

@@ -37,6 +37,22 @@ pub const PYTHON_SCHEMA_VERSION: i64 = 6;
 /// The `settings` key under which the Python bot records its schema version.
 pub const PYTHON_VERSION_KEY: &str = "db-migration-version";
 
+/// The table where a source records the chats that left it and where they went (migration
+/// `2026-12-05-000008_chat_moves`): written by the moves of the operator's command line, read by
+/// the router. A read-only source made before it may lack it: the schema check does not ask
+/// for it, and such a source records no moves.
+pub const MOVES_TABLE: &str = "multisource_chat_moves";
+
+/// The statements that create [`MOVES_TABLE`] where it is missing, as its migration does: for
+/// a tool that records a move in a source whose schema is older (a read-only archive, moved
+/// from offline).
+pub const MOVES_TABLE_SQL: &str = include_str!("../migrations/2026-12-05-000008_chat_moves/up.sql");
+
+/// True when the schema check asks for `table`: every table of the schema but [`MOVES_TABLE`].
+pub(crate) fn is_required(table: &str) -> bool {
+    table != MOVES_TABLE
+}
+
 /// Where a database stands before it is migrated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SchemaState {
@@ -305,7 +321,9 @@ pub fn check(schema: &Schema, conn: &mut SqliteConnection) -> QueryResult<Vec<Mi
     let mut mismatches = Vec::new();
     for want in schema.expected() {
         let Some(have) = found.iter().find(|t| t.name == want.name) else {
-            mismatches.push(Mismatch::MissingTable { table: want.name.clone() });
+            if is_required(&want.name) {
+                mismatches.push(Mismatch::MissingTable { table: want.name.clone() });
+            }
             continue;
         };
         for column in &want.columns {
@@ -344,7 +362,7 @@ mod tests {
     }
 
     #[test]
-    fn fresh_database_gets_the_python_schema_with_23_tables_and_5_indexes() {
+    fn fresh_database_gets_the_python_schema_with_23_tables_and_5_indexes_and_the_moves_table() {
         let mut conn = memory();
         assert_eq!(state(&own(), &mut conn).unwrap(), SchemaState::Empty);
         let report = migrate(&own(), &mut conn).unwrap();
@@ -352,7 +370,8 @@ mod tests {
         assert_eq!(report.adopted_python_version, None);
         let names = table_names(&mut conn).unwrap();
         let ours: Vec<_> = names.iter().filter(|n| !n.starts_with("__diesel")).collect();
-        assert_eq!(ours.len(), 23, "{ours:?}");
+        assert_eq!(ours.len(), 24, "{ours:?}");
+        assert!(names.iter().any(|n| n == MOVES_TABLE), "{names:?}");
         let indexes = introspect::names(&mut conn, "index").unwrap();
         let explicit: Vec<_> =
             indexes.iter().filter(|n| !n.starts_with("sqlite_autoindex")).collect();

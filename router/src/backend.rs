@@ -25,6 +25,7 @@ use multisource_migrations::{Mismatch, Schema, SchemaState};
 use crate::config::SourceConfig;
 use crate::error::{Error, RefusedBy, Result};
 use crate::maintenance;
+use crate::moves::Moves;
 use crate::opened::Purpose;
 use crate::preflight::Inspected;
 use crate::source::{Explained, SourceId, SourceInfo};
@@ -206,6 +207,32 @@ pub(crate) enum Pools {
     Postgres(crate::postgres::Pools),
 }
 
+/// What tells whether anything committed to a source while a read ran.
+pub(crate) enum Changes<'a> {
+    /// The watch over a SQLite file's commits: equal tokens, nothing committed in between.
+    Watched(&'a crate::sqlite::watch::Watch),
+    /// Nothing tells but a query (a PostgreSQL server).
+    #[cfg(feature = "postgres")]
+    Asked,
+    /// Nothing changes the source while the router runs, as far as moves go: a SQLite file
+    /// without a write-ahead-log index, which only a read-only source can be (a chat moves out
+    /// of it only with the bot stopped).
+    Never,
+}
+
+impl Changes<'_> {
+    /// True when something may have committed since the watch gave `before` (`None`: it could
+    /// not tell).
+    pub(crate) fn since(&self, before: Option<crate::sqlite::watch::Token>) -> bool {
+        match self {
+            Changes::Watched(watch) => before.is_none() || watch.token() != before,
+            #[cfg(feature = "postgres")]
+            Changes::Asked => true,
+            Changes::Never => false,
+        }
+    }
+}
+
 /// A connection leased for one call, of its source's kind.
 pub(crate) enum Leased<'a> {
     Sqlite(sqlite::Leased<'a>),
@@ -219,6 +246,8 @@ pub(crate) struct Opening {
     pub(crate) info: SourceInfo,
     /// What the maintenance thread checkpoints, for a source that has background checkpoints.
     pub(crate) checkpoint: Option<maintenance::Target>,
+    /// The source's record of chats that left it (`None`: it has no such table).
+    pub(crate) moves: Option<Vec<crate::moves::Change>>,
 }
 
 /// Opens a source for the router: checks it, migrates it when writable, builds its pools.
@@ -314,13 +343,34 @@ impl Pools {
         &'a self,
         id: &'a SourceId,
         counters: &'a Counters,
+        moves: &'a Moves,
     ) -> Option<crate::batch::Writer<'a>> {
         let batcher = match self {
             Pools::Sqlite(pools) => pools.batcher()?,
             #[cfg(feature = "postgres")]
             Pools::Postgres(pools) => pools.batcher()?,
         };
-        Some(crate::batch::Writer { pools: self, batcher, id, counters })
+        Some(crate::batch::Writer { pools: self, batcher, id, counters, moves })
+    }
+
+    /// The watch's token now, for a SQLite file with a watch (`None`: no watch, or a commit
+    /// was being written).
+    #[inline]
+    pub(crate) fn token(&self) -> Option<crate::sqlite::watch::Token> {
+        match self.changes() {
+            Changes::Watched(watch) => watch.token(),
+            _ => None,
+        }
+    }
+
+    /// What tells whether the source changed while a read ran.
+    #[inline]
+    pub(crate) fn changes(&self) -> Changes<'_> {
+        match self {
+            Pools::Sqlite(pools) => pools.watch().map_or(Changes::Never, Changes::Watched),
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(_) => Changes::Asked,
+        }
     }
 
     /// A writer of a writable source, for a batch.
@@ -350,7 +400,6 @@ impl Pools {
     pub(crate) fn file_error(
         &self,
         id: &SourceId,
-        counters: &Counters,
         fault: crate::health::Fault,
         held: Option<&mut Leased<'_>>,
     ) -> Error {
@@ -360,7 +409,7 @@ impl Pools {
                     Some(Leased::Sqlite(lease)) => Some(&mut **lease),
                     _ => None,
                 };
-                pools.file_error(id, counters, fault, held)
+                pools.file_error(id, fault, held)
             }
             #[cfg(feature = "postgres")]
             Pools::Postgres(_) => unreachable!("a PostgreSQL source has no file to find at fault"),
@@ -370,9 +419,9 @@ impl Pools {
     /// Fails when the source's storage was found at fault (a SQLite file removed, replaced or
     /// damaged while open).
     #[inline]
-    pub(crate) fn check(&self, id: &SourceId, counters: &Counters) -> Result<()> {
+    pub(crate) fn check(&self, id: &SourceId) -> Result<()> {
         match self {
-            Pools::Sqlite(pools) => pools.check_file(id, counters),
+            Pools::Sqlite(pools) => pools.check_file(id),
             #[cfg(feature = "postgres")]
             Pools::Postgres(_) => Ok(()),
         }
@@ -441,18 +490,43 @@ impl Leased<'_> {
         }
     }
 
-    /// Begins a write transaction on a writer: `BEGIN IMMEDIATE` on SQLite (the file's write
-    /// lock at once), `BEGIN` on PostgreSQL.
-    pub(crate) fn begin_write(&mut self) -> QueryResult<()> {
+    /// The connection, for the library's own statements.
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Leased::Sqlite(lease) => Conn::Sqlite(lease.conn()),
+            #[cfg(feature = "postgres")]
+            Leased::Postgres(conn) => Conn::Pg(conn),
+        }
+    }
+
+    /// Begins a write transaction on a writer, and reads again what the source says of the
+    /// chats that left it when it may have changed, under the lock that keeps it from changing
+    /// until the transaction ends. SQLite: `BEGIN IMMEDIATE` (the file's write lock at once),
+    /// and the table read again when the file's data version says another connection committed
+    /// since this one's last write transaction. PostgreSQL: `BEGIN`, the table locked against a
+    /// move (`ROW SHARE`, which a move's `EXCLUSIVE` waits for), and the check that no move was
+    /// recorded past the greatest one known, in one round trip; the table read again when the
+    /// check fails.
+    pub(crate) fn begin_write(&mut self, moves: &Moves) -> QueryResult<()> {
         use diesel::connection::AnsiTransactionManager;
         match self {
             Leased::Sqlite(lease) => {
-                AnsiTransactionManager::begin_transaction_sql(lease.conn(), "BEGIN IMMEDIATE")
+                AnsiTransactionManager::begin_transaction_sql(lease.conn(), "BEGIN IMMEDIATE")?;
+                if !moves.present() {
+                    return Ok(());
+                }
+                let now = lease.data_version();
+                if now.is_some() && now == lease.ended_at_version {
+                    return Ok(());
+                }
+                let refreshed = moves.refresh(Conn::Sqlite(lease.conn()));
+                if refreshed.is_err() {
+                    let _ = <AnsiTransactionManager as diesel::connection::TransactionManager<_>>::rollback_transaction(lease.conn());
+                }
+                refreshed
             }
             #[cfg(feature = "postgres")]
-            Leased::Postgres(conn) => {
-                AnsiTransactionManager::begin_transaction_sql(&mut **conn, "BEGIN")
-            }
+            Leased::Postgres(conn) => crate::postgres::begin_write(conn, moves),
         }
     }
 
@@ -509,7 +583,11 @@ impl Leased<'_> {
     pub(crate) fn rollback(&mut self) -> QueryResult<()> {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         match self {
-            Leased::Sqlite(lease) => AnsiTransactionManager::rollback_transaction(lease.conn()),
+            Leased::Sqlite(lease) => {
+                let rolled = AnsiTransactionManager::rollback_transaction(lease.conn());
+                lease.ended_at_version = lease.data_version();
+                rolled
+            }
             #[cfg(feature = "postgres")]
             Leased::Postgres(conn) => AnsiTransactionManager::rollback_transaction(&mut **conn),
         }
@@ -519,7 +597,12 @@ impl Leased<'_> {
     pub(crate) fn commit(&mut self) -> QueryResult<()> {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         match self {
-            Leased::Sqlite(lease) => AnsiTransactionManager::commit_transaction(lease.conn()),
+            Leased::Sqlite(lease) => {
+                let committed = AnsiTransactionManager::commit_transaction(lease.conn());
+                // This commit changed the data version; the next `BEGIN` compares with it.
+                lease.ended_at_version = lease.data_version();
+                committed
+            }
             #[cfg(feature = "postgres")]
             Leased::Postgres(conn) => AnsiTransactionManager::commit_transaction(&mut **conn),
         }

@@ -13,7 +13,8 @@
 //! as every write does, hands the writer to the next call waiting, and only then answers every
 //! call it held: a call is acknowledged after the commit that holds it, and a commit that fails
 //! fails every call it held. A batch takes at most [`MAX_CALLS`] calls and stops taking them
-//! [`MAX_SPAN`] after it began, so that a flood of writes cannot hold the lock for long; the
+//! [`MAX_SPAN`] after it began (a server's kind gives its own span), so that a flood of writes
+//! cannot hold the lock for long; the
 //! calls still queued are led by the first of them, woken for that (one wake-up per batch, not
 //! per call).
 //!
@@ -42,6 +43,7 @@ use diesel::QueryResult;
 
 use crate::backend::{Conn, Leased, Pools};
 use crate::error::{Error, PoolRole, Result};
+use crate::moves::{Departure, Moves};
 use crate::route::Access;
 use crate::source::{Explained, SourceId};
 use crate::stats::Counters;
@@ -49,7 +51,8 @@ use crate::stats::Counters;
 /// The most calls one transaction holds.
 pub(crate) const MAX_CALLS: usize = 128;
 
-/// How long after its `BEGIN` a batch stops taking calls.
+/// How long after its `BEGIN` a batch on a SQLite file stops taking calls: its write lock keeps
+/// checkpoints from finishing meanwhile.
 pub(crate) const MAX_SPAN: Duration = Duration::from_millis(4);
 
 /// The savepoint of each call after the first of a batch; the statement that releases the
@@ -63,6 +66,8 @@ const ROLLBACK_TO: &str = "ROLLBACK TO multisource_call; RELEASE multisource_cal
 pub(crate) struct Batcher {
     waiting: Mutex<Waiting>,
     enabled: bool,
+    /// How long after its `BEGIN` a batch stops taking calls.
+    span: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -102,25 +107,53 @@ impl std::fmt::Debug for Ticket {
 
 /// One call of a batch, its query and its answer.
 trait Member {
+    /// The chat the call was routed by, if it was.
+    fn chat(&self) -> Option<i64>;
     /// Runs the call's query on the writer, under the guard's rules for writes on SQLite; true
     /// when it returned `Ok`.
     fn run(&mut self, writer: &mut Leased<'_>) -> bool;
     /// Replaces the call's answer by `error`: what it wrote was not committed.
     fn fail(&mut self, error: Error);
+    /// The call's chat left the source: the call does not run here.
+    fn moved(&mut self, departure: Departure);
 }
 
 /// A call's query, then its answer (or the panic it raised, for its caller's thread).
 struct Typed<'a, F, T> {
+    chat: Option<i64>,
     query: Option<F>,
     answer: Option<Result<T>>,
     panic: Option<Box<dyn Any + Send>>,
+    moved: Option<Departure>,
     id: &'a SourceId,
+}
+
+/// What became of a write given to a source.
+pub(crate) enum Written<T, F> {
+    /// It ran there: its answer.
+    Done(Result<T>),
+    /// Its chat had left the source: it did not run, and goes, with its query, where the chat
+    /// went.
+    Moved {
+        /// Where the chat went, as the source recorded it.
+        departure: Departure,
+        /// The call's query, not run.
+        query: F,
+    },
 }
 
 impl<F, T> Member for Typed<'_, F, T>
 where
     F: FnOnce(Conn<'_>) -> QueryResult<T>,
 {
+    fn chat(&self) -> Option<i64> {
+        self.chat
+    }
+
+    fn moved(&mut self, departure: Departure) {
+        self.moved = Some(departure);
+    }
+
     fn run(&mut self, writer: &mut Leased<'_>) -> bool {
         let Some(query) = self.query.take() else { return false };
         match catch_unwind(AssertUnwindSafe(|| writer.run_write(query))) {
@@ -146,14 +179,24 @@ where
     }
 }
 
-impl<F, T> Typed<'_, F, T> {
+impl<'a, F, T> Typed<'a, F, T> {
+    fn new(id: &'a SourceId, chat: Option<i64>, query: F) -> Self {
+        Typed { chat, query: Some(query), answer: None, panic: None, moved: None, id }
+    }
+
     /// The call's answer, on its caller's thread: its panic goes on from here.
-    fn answer(self) -> Result<T> {
+    fn answer(self) -> Written<T, F> {
         if let Some(payload) = self.panic {
             resume_unwind(payload);
         }
+        if let (Some(departure), Some(query)) = (self.moved, self.query) {
+            return Written::Moved { departure, query };
+        }
         let id = self.id;
-        self.answer.unwrap_or_else(|| Err(library_error(id, "the write ended without an answer")))
+        Written::Done(
+            self.answer
+                .unwrap_or_else(|| Err(library_error(id, "the write ended without an answer"))),
+        )
     }
 }
 
@@ -163,12 +206,15 @@ pub(crate) struct Writer<'a> {
     pub(crate) batcher: &'a Batcher,
     pub(crate) id: &'a SourceId,
     pub(crate) counters: &'a Counters,
+    /// What the source says of the chats that left it.
+    pub(crate) moves: &'a Moves,
 }
 
 impl Batcher {
-    /// The queue of a writable source; `enabled` is its `group-commit` setting.
-    pub(crate) fn new(enabled: bool) -> Batcher {
-        Batcher { waiting: Mutex::new(Waiting::default()), enabled }
+    /// The queue of a writable source; `enabled` is its `group-commit` setting, `span` how long
+    /// a batch takes calls ([`MAX_SPAN`] on a file).
+    pub(crate) fn new(enabled: bool, span: Duration) -> Batcher {
+        Batcher { waiting: Mutex::new(Waiting::default()), enabled, span }
     }
 
     /// The writes waiting now.
@@ -183,24 +229,29 @@ impl Batcher {
 }
 
 impl Writer<'_> {
-    /// Runs `query` as one call of a batch, possibly on the thread of the batch's leader.
-    pub(crate) fn write_sendable<T: Send>(
-        &self,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T> + Send,
-    ) -> Result<T> {
-        let mut member = Typed { query: Some(query), answer: None, panic: None, id: self.id };
-        self.submit(&mut member, true)?;
-        member.answer()
+    /// Runs `query`, a call routed by `chat` (if by a chat), as one call of a batch, possibly on
+    /// the thread of the batch's leader; a call whose chat left the source is handed back.
+    pub(crate) fn write_sendable<T: Send, F>(&self, chat: Option<i64>, query: F) -> Written<T, F>
+    where
+        F: FnOnce(Conn<'_>) -> QueryResult<T> + Send,
+    {
+        let mut member = Typed::new(self.id, chat, query);
+        match self.submit(&mut member, true) {
+            Ok(()) => member.answer(),
+            Err(error) => Written::Done(Err(error)),
+        }
     }
 
-    /// Runs `query` as one call of a batch, on this thread.
-    pub(crate) fn write_here<T>(
-        &self,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
-    ) -> Result<T> {
-        let mut member = Typed { query: Some(query), answer: None, panic: None, id: self.id };
-        self.submit(&mut member, false)?;
-        member.answer()
+    /// [`Writer::write_sendable`] for a query that must run on this thread.
+    pub(crate) fn write_here<T, F>(&self, chat: Option<i64>, query: F) -> Written<T, F>
+    where
+        F: FnOnce(Conn<'_>) -> QueryResult<T>,
+    {
+        let mut member = Typed::new(self.id, chat, query);
+        match self.submit(&mut member, false) {
+            Ok(()) => member.answer(),
+            Err(error) => Written::Done(Err(error)),
+        }
     }
 
     /// Runs `member` in a batch: leads one when nobody does, else waits in the queue until a
@@ -335,6 +386,8 @@ struct Batch<'w, 'l, 'a> {
     lease: &'l mut Leased<'a>,
     /// A transaction is open.
     open: bool,
+    /// A call ran in the open transaction: the next one runs in a savepoint.
+    ran: bool,
     /// The last call's savepoint is still open, to be released with the next call's.
     pending_release: bool,
     /// The connection can no longer be trusted with a transaction: the batch takes no more
@@ -354,6 +407,7 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
             writer,
             lease,
             open: false,
+            ran: false,
             pending_release: false,
             broken: false,
             started: Instant::now(),
@@ -365,7 +419,8 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
 
     /// The next call of the queue, when the batch may take one and the call may run here.
     fn take(&mut self) -> Option<TicketRef> {
-        if self.broken || self.calls >= MAX_CALLS || self.started.elapsed() >= MAX_SPAN {
+        let span = self.writer.batcher.span;
+        if self.broken || self.calls >= MAX_CALLS || self.started.elapsed() >= span {
             return None;
         }
         let mut waiting = self.writer.batcher.lock();
@@ -381,7 +436,8 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
         Some(next)
     }
 
-    /// Runs one call: the first of a transaction as it is, the others in a savepoint.
+    /// Runs one call: the first of a transaction as it is, the others in a savepoint; a call
+    /// whose chat left the source, as the transaction sees it, not at all.
     fn run(&mut self, member: &mut dyn Member, ticket: Option<TicketRef>) {
         self.taken.0.extend(ticket);
         self.calls += 1;
@@ -389,9 +445,24 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
             member.fail(self.library_error("the writer's connection failed in this batch; retry"));
             return;
         }
-        let first = !self.open;
+        if !self.open {
+            // The source's record of moves is read again here, if it may have changed, under
+            // the write lock the transaction holds from now on.
+            if let Err(error) = self.lease.begin_write(self.writer.moves) {
+                member.fail(self.writer.id.failure(error, Access::Write, &self.lease.explain()));
+                return;
+            }
+            self.writer.counters.began_transaction();
+            self.open = true;
+            self.ran = false;
+        }
+        if let Some(departure) = member.chat().and_then(|chat| self.writer.moves.left(chat)) {
+            member.moved(departure);
+            return;
+        }
+        let first = !self.ran;
         let began = match (first, self.pending_release) {
-            (true, _) => self.lease.begin_write(),
+            (true, _) => Ok(()),
             (false, true) => self.lease.execute(RELEASE_AND_SAVEPOINT),
             (false, false) => self.lease.execute(SAVEPOINT),
         };
@@ -399,16 +470,11 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
         if let Err(error) = began {
             let error = self.writer.id.failure(error, Access::Write, &self.lease.explain());
             member.fail(error);
-            if !first {
-                // Whether the previous call's savepoint was released is not known.
-                self.abandon();
-            }
+            // Whether the previous call's savepoint was released is not known.
+            self.abandon();
             return;
         }
-        if first {
-            self.writer.counters.began_transaction();
-        }
-        self.open = true;
+        self.ran = true;
         let mut ok = member.run(self.lease);
         if self.lease.in_autocommit() {
             // SQLite rolled the whole transaction back (on a full disk, for one), or the call
@@ -453,6 +519,7 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
             }
             (true, false) => {
                 self.open = false;
+                self.ran = false;
                 self.lease.rollback().map_err(drop)
             }
             (false, false) => self.lease.execute(ROLLBACK_TO).map_err(drop),
@@ -512,7 +579,7 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
             // name where it went.
             self.fail_held(|batch| {
                 let writer = batch.writer;
-                writer.pools.file_error(writer.id, writer.counters, fault, Some(&mut *batch.lease))
+                writer.pools.file_error(writer.id, fault, Some(&mut *batch.lease))
             });
         }
     }

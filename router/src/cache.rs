@@ -1,12 +1,12 @@
 //! The read cache of a SQLite source: the answers of the reads generated as cached
 //! (`#[multisource::read(..., cached)]`), kept while nothing has committed to the file.
 //!
-//! Every answer is kept with the [`Token`] the source's [`Watch`] gave just before the query
-//! began: the query's snapshot is at least as new as that token. A later call takes the token
-//! again; while it is the same, nothing has committed to the file since (by this process's writer
-//! or by anyone else), so the kept answer is what the query would read now. A different token
-//! empties the cache. A commit being written at the very moment of the look (the watch cannot
-//! tell) sends the call to the file, and its answer is not kept.
+//! Every answer is kept with the [`Token`] the source's watch ([`crate::sqlite::watch`]) gave
+//! just before the query began: the query's snapshot is at least as new as that token. A later
+//! call takes the token again; while it is the same, nothing has committed to the file since (by
+//! this process's writer or by anyone else), so the kept answer is what the query would read now.
+//! A different token empties the cache. A commit being written at the very moment of the look
+//! (the watch cannot tell) sends the call to the file, and its answer is not kept.
 //!
 //! Bounded: at most [`CAPACITY`] answers per source; a full cache is emptied before the next
 //! answer is kept.
@@ -18,14 +18,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustc_hash::FxHashMap;
 
-use crate::sqlite::watch::{Token, Watch};
+use crate::sqlite::watch::Token;
 
 /// The most answers a source's cache keeps.
 pub(crate) const CAPACITY: usize = 4096;
 
 /// The cache of one source.
+#[derive(Default)]
 pub(crate) struct Cache {
-    watch: Watch,
     state: Mutex<State>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -38,33 +38,22 @@ struct State {
     answers: FxHashMap<Box<dyn Key>, Arc<dyn Any + Send + Sync>>,
 }
 
-/// What a look into the cache found.
-pub(crate) enum Look<T> {
-    /// The answer, still true.
-    Hit(T),
-    /// Not kept: read the file, then keep the answer under this token (`None`: do not keep it).
-    Miss(Option<Token>),
-}
-
 impl Cache {
-    /// A cache over what `watch` sees of the file.
-    pub(crate) fn new(watch: Watch) -> Cache {
-        Cache { watch, state: Mutex::default(), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
-    }
-
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The kept answer of the call `key`, if nothing has committed since it was read.
-    pub(crate) fn look<K, T>(&self, key: &K) -> Look<T>
+    /// The kept answer of the call `key`, if nothing has committed since it was read: the
+    /// file's watch gave `token` now (`None`: a commit was being written, the call reads the
+    /// file).
+    pub(crate) fn look<K, T>(&self, token: Option<Token>, key: &K) -> Option<T>
     where
         K: Hash + Eq + Send + Sync + 'static,
         T: Clone + Send + Sync + 'static,
     {
-        let Some(token) = self.watch.token() else {
+        let Some(token) = token else {
             self.misses.fetch_add(1, Relaxed);
-            return Look::Miss(None);
+            return None;
         };
         let mut state = self.state();
         if state.token != Some(token) {
@@ -76,11 +65,11 @@ impl Cache {
             let answer = answer.clone();
             drop(state);
             self.hits.fetch_add(1, Relaxed);
-            return Look::Hit(answer);
+            return Some(answer);
         }
         drop(state);
         self.misses.fetch_add(1, Relaxed);
-        Look::Miss(Some(token))
+        None
     }
 
     /// Keeps `answer` of the call `key`, read under `token`, unless something committed since.

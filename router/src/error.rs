@@ -86,6 +86,29 @@ pub enum Error {
         /// The configured source names, in configuration order.
         known: Vec<String>,
     },
+    /// A call could not follow its chat's move: the source the chat left records a destination
+    /// this database has no source of that name for, or the chat's recorded moves lead back to
+    /// a source already visited. The call did not run.
+    #[error(
+        "chat {chat} moved from `{source_name}` to `{to}`, {}",
+        match circle {
+            true => "and its moves recorded in the sources lead back to where the call already \
+                     was; finish the move that is under way (`multisource move-chat` again), or \
+                     look at each source's `multisource_chat_moves` table",
+            false => "a source this database does not have; add it to the configuration, as the \
+                      configuration the move was made with has it, and restart the bot",
+        }
+    )]
+    MoveNotFollowed {
+        /// The source the chat left.
+        source_name: String,
+        /// The chat.
+        chat: i64,
+        /// Where the source says the chat went.
+        to: String,
+        /// The moves go round in a circle (otherwise, `to` is not a source of this database).
+        circle: bool,
+    },
     /// A write resolved to a read-only source and was refused; nothing was written.
     #[error("{}", read_only_message(source_name, *refused_by))]
     ReadOnlySource {
@@ -256,7 +279,8 @@ impl Error {
             | Error::FileGone { source_name, .. }
             | Error::Open { source_name, .. }
             | Error::Migration { source_name, .. }
-            | Error::SchemaMismatch { source_name, .. } => Some(source_name),
+            | Error::SchemaMismatch { source_name, .. }
+            | Error::MoveNotFollowed { source_name, .. } => Some(source_name),
         }
     }
 

@@ -23,6 +23,7 @@ mod health;
 mod helpers;
 mod live;
 mod maintenance;
+mod moves;
 mod opened;
 #[cfg(feature = "postgres")]
 mod postgres;

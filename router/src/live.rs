@@ -19,8 +19,18 @@ use crate::error::{Error, Result};
 /// The chat mapping in force.
 pub(crate) struct Live {
     by_name: FxHashMap<Box<str>, usize>,
-    mapping: RwLock<FxHashMap<i64, usize>>,
+    mapping: RwLock<FxHashMap<i64, Mapped>>,
     config: RwLock<Arc<Config>>,
+}
+
+/// Where the mapping in force sends a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mapped {
+    /// The source's index.
+    pub(crate) index: usize,
+    /// The router learned it from the source the chat left (see `moves.rs`), not from the
+    /// configuration; a reload of the mapping forgets it, and the next call learns it again.
+    pub(crate) moved: bool,
 }
 
 impl Live {
@@ -44,10 +54,16 @@ impl Live {
         self.source(name).unwrap_or(0)
     }
 
-    /// The source index the chat is mapped to, if it is mapped.
+    /// Where the mapping in force sends the chat, if it is mapped.
     #[inline]
-    pub(crate) fn chat(&self, chat: i64) -> Option<usize> {
+    pub(crate) fn chat(&self, chat: i64) -> Option<Mapped> {
         self.mapping.read().unwrap_or_else(|e| e.into_inner()).get(&chat).copied()
+    }
+
+    /// Sends the chat's later calls to the source at `index`, where it moved.
+    pub(crate) fn learn(&self, chat: i64, index: usize) {
+        let mapped = Mapped { index, moved: true };
+        self.mapping.write().unwrap_or_else(|e| e.into_inner()).insert(chat, mapped);
     }
 
     /// The configuration with the mapping in force.
@@ -69,8 +85,9 @@ impl Live {
     }
 
     /// The chat mapping of `config` as indexes of its sources.
-    fn indexes(&self, config: &Config) -> FxHashMap<i64, usize> {
-        config.chat_mapping().iter().map(|(chat, name)| (*chat, self.index(name))).collect()
+    fn indexes(&self, config: &Config) -> FxHashMap<i64, Mapped> {
+        let mapped = |name: &str| Mapped { index: self.index(name), moved: false };
+        config.chat_mapping().iter().map(|(chat, name)| (*chat, mapped(name))).collect()
     }
 
     /// Puts the mapping of `new` in force, when it has the running sources and default source.

@@ -198,8 +198,29 @@ impl Opened {
         self.conn.batch(sql).map_err(self.failed(Access::Write))
     }
 
+    /// Records, in the open transaction, that `chat` left this source for the source named `to`
+    /// (or, with `None`, came back to it) at `at` (`YYYY-MM-DD HH:MM:SS`, UTC): a running bot
+    /// reads it at its next call for the chat and follows it. Returns the rows written (none
+    /// for a chat that comes to a source it never left).
+    pub fn record_move(&mut self, chat: i64, to: Option<&str>, at: &str) -> Result<usize> {
+        tools::record_move(&mut self.conn, chat, to, at).map_err(self.failed(Access::Write))
+    }
+
+    /// What this source recorded of `chat`'s moves: `Some(Some(destination))` when the chat
+    /// left it, `Some(None)` when it came back, `None` when it never left.
+    pub fn recorded_move(&mut self, chat: i64) -> Result<Option<Option<String>>> {
+        tools::recorded_move(&mut self.conn, chat).map_err(self.failed(Access::Read))
+    }
+
+    /// Creates the table of chat moves if the source lacks it (a source made before it, such
+    /// as a read-only archive).
+    pub fn ensure_moves_table(&mut self) -> Result<()> {
+        tools::ensure_moves_table(&mut self.conn).map_err(self.failed(Access::Write))
+    }
+
     /// Begins a transaction that writes and holds the write lock of the chat tables in `tables`
-    /// until it ends, so that the bot's writes wait (its reads go on).
+    /// (and of the table of chat moves) until it ends, so that the bot's writes wait (its reads
+    /// go on).
     pub fn begin_locked(&mut self, tables: &[&str]) -> Result<()> {
         tools::begin_locked(&mut self.conn, tables).map_err(self.failed(Access::Write))
     }

@@ -25,12 +25,18 @@ use scheduled_thread_pool::ScheduledThreadPool;
 use crate::backend::{Conn, Opening, Refused};
 use crate::config::SourceConfig;
 use crate::error::{Error, PoolRole, RefusedBy, Result};
+use crate::moves::Moves;
 use crate::opened::Purpose;
 use crate::preflight::{Inspected, SourceReport};
 use crate::route::Access;
 use crate::source::{SourceId, SourceInfo};
 use crate::stats::Counters;
 use crate::tools::{Dialect, truthy};
+
+/// How long after its `BEGIN` a batch of writes stops taking calls (see `batch.rs`): a server's
+/// readers do not wait for it, but each call costs round trips, and the rows it wrote stay locked
+/// until it commits.
+const MAX_SPAN: Duration = Duration::from_millis(25);
 
 /// A pooled PostgreSQL session.
 pub(crate) type Pooled = PooledConnection<ConnectionManager<PgConnection>>;
@@ -224,6 +230,7 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
             mismatches,
         });
     }
+    let moves = crate::moves::load(Conn::Pg(&mut conn)).map_err(|e| failed(id, e, Access::Read))?;
     drop(conn);
     let writers = match id.readonly {
         true => 0,
@@ -245,9 +252,9 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
             0 => None,
             n => Some(pool(Access::Write, n)?),
         },
-        batcher: crate::batch::Batcher::new(config.is_group_commit()),
+        batcher: crate::batch::Batcher::new(config.is_group_commit(), MAX_SPAN),
     };
-    Ok(Opening { pools: crate::backend::Pools::Postgres(pools), info, checkpoint: None })
+    Ok(Opening { pools: crate::backend::Pools::Postgres(pools), info, checkpoint: None, moves })
 }
 
 /// Runs a read's query or closure in the session (read-only, so the server refuses a write).
@@ -257,6 +264,41 @@ pub(crate) fn read<T>(
     query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
 ) -> Result<T> {
     query(Conn::Pg(conn)).map_err(|e| failed(id, e, Access::Read))
+}
+
+/// The check a write makes as it begins, that no move was recorded past the `n`th: fails, and
+/// the transaction with it, when one was.
+const MOVES_CHECK: &str = "multisource: chat moves were recorded after";
+
+/// Begins a write transaction on a writer session (see `Leased::begin_write`): `BEGIN`, the
+/// table of chat moves locked in `ROW SHARE` mode (a move's `EXCLUSIVE` lock on it, taken before
+/// it touches any row, waits for the writes under way and makes the next ones wait until it
+/// commits), and the check that nothing was recorded past the greatest move known, all in one
+/// round trip. When the check fails, the transaction begins again and the new moves are read.
+pub(crate) fn begin_write(conn: &mut Pooled, moves: &Moves) -> QueryResult<()> {
+    use diesel::connection::AnsiTransactionManager;
+    let table = multisource_migrations::MOVES_TABLE;
+    if !moves.present() {
+        return AnsiTransactionManager::begin_transaction_sql(&mut **conn, "BEGIN");
+    }
+    let locked = format!("BEGIN; LOCK TABLE {table} IN ROW SHARE MODE;");
+    let checked = format!("{locked} SELECT multisource_moves_unchanged({});", moves.seq());
+    match AnsiTransactionManager::begin_transaction_sql(&mut **conn, &checked) {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            // The server's transaction, begun but failed, ends here; diesel counted none.
+            let _ = conn.batch_execute("ROLLBACK;");
+            if !error.to_string().contains(MOVES_CHECK) {
+                return Err(error);
+            }
+            AnsiTransactionManager::begin_transaction_sql(&mut **conn, &locked)?;
+            let refreshed = moves.refresh(Conn::Pg(conn));
+            if refreshed.is_err() {
+                let _ = <AnsiTransactionManager as diesel::connection::TransactionManager<_>>::rollback_transaction(&mut **conn);
+            }
+            refreshed
+        }
+    }
 }
 
 /// The error of a statement on a session: the server's own message says everything a session
@@ -349,6 +391,7 @@ pub(crate) static DIALECT: Dialect = Dialect {
     size: Some("SELECT CAST(pg_database_size(current_database()) AS TEXT) AS line"),
     journal_mode: None,
     freeze: None,
+    moves_table: multisource_migrations::postgres::MOVES_TABLE_SQL,
 };
 
 /// No connection of the pool `role` (of `size` connections) could be opened in time, as an r2d2

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// The tier that decided a route, in the order they are tried.
+/// The tier that decided a route, in the order they are tried: the three tiers of routing, and
+/// the move of the chat that the chosen source recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tier {
     /// The call named its source (reads only).
@@ -11,15 +12,19 @@ pub enum Tier {
     ChatMapping = 1,
     /// Neither: the default source.
     Default = 2,
+    /// The chat moved: the source the first three tiers chose recorded that the chat left it,
+    /// and for where (see [`crate::Router::route`]).
+    Moved = 3,
 }
 
 impl Tier {
-    /// A short lowercase name: `explicit`, `chat-mapping` or `default`.
+    /// A short lowercase name: `explicit`, `chat-mapping`, `default` or `moved`.
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Explicit => "explicit",
             Tier::ChatMapping => "chat-mapping",
             Tier::Default => "default",
+            Tier::Moved => "moved",
         }
     }
 }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::backend::Conn;
-use crate::cache::Look;
+use crate::batch::Written;
 use crate::config::{Config, OnSourceError};
 use crate::error::{Error, Result};
 use crate::helpers::{Helpers, PartFn};
@@ -16,7 +16,8 @@ use crate::live::{FileWatch, Live};
 use crate::maintenance::Maintenance;
 use crate::preflight::Preflight;
 use crate::route::{Access, Route, Tier};
-use crate::source::{Source, SourceInfo};
+use crate::source::{ChatRead, Source, SourceInfo};
+use crate::sqlite::watch::Token;
 use crate::stats::Stats;
 
 /// The most helper threads a router starts for reads of every source.
@@ -119,9 +120,22 @@ impl Router {
 
     /// Where a call for `chat_id` (or a global call, with `None`) naming `source` would go, and
     /// why, without touching a database. Writes never name a source: pass `None` to see where a
-    /// write would go, and check [`Route::is_readonly`].
+    /// write would go, and check [`Route::is_readonly`]. A chat that left the source the three
+    /// tiers choose, as far as the router knows from that source (it reads the source's record
+    /// of moves when it opens it, and again as calls find it changed), goes where it went, with
+    /// [`Tier::Moved`].
     pub fn route(&self, chat_id: Option<i64>, source: Option<&str>) -> Result<Route<'_>> {
-        let (index, tier) = self.resolve(chat_id, source)?;
+        let (mut index, mut tier) = self.resolve(chat_id, source)?;
+        if let (Some(chat), true) = (chat_id, tier != Tier::Explicit) {
+            let mut visited = 0;
+            while let Some(departure) = self.sources[index].moves.left(chat) {
+                match self.live.source(&departure.to) {
+                    Some(to) if visited < self.sources.len() => (index, tier) = (to, Tier::Moved),
+                    _ => break,
+                }
+                visited += 1;
+            }
+        }
         let source = &self.sources[index];
         Ok(Route { source: &source.id.name, tier, readonly: source.id.readonly })
     }
@@ -135,11 +149,54 @@ impl Router {
             };
         }
         if let Some(chat) = chat_id
-            && let Some(index) = self.live.chat(chat)
+            && let Some(mapped) = self.live.chat(chat)
         {
-            return Ok((index, Tier::ChatMapping));
+            let tier = if mapped.moved { Tier::Moved } else { Tier::ChatMapping };
+            return Ok((mapped.index, tier));
         }
         Ok((self.default, Tier::Default))
+    }
+
+    /// A call for `chat` found that the chat left the source at `from` for `departure`: where
+    /// the call goes now, remembered for the chat's later calls. `hops` counts the sources the
+    /// call went through; a call that went through as many as there are sources, and is sent on
+    /// again, is going round in a circle.
+    fn follow(
+        &self,
+        op: &'static str,
+        chat: i64,
+        from: usize,
+        departure: crate::moves::Departure,
+        hops: &mut usize,
+    ) -> Result<(usize, Tier)> {
+        let origin = &self.sources[from];
+        origin.counters.moved_away();
+        *hops += 1;
+        let refuse = |circle| Error::MoveNotFollowed {
+            source_name: origin.id.name.to_string(),
+            chat,
+            to: departure.to.to_string(),
+            circle,
+        };
+        let Some(to) = self.live.source(&departure.to) else {
+            origin.counters.error();
+            return Err(refuse(false));
+        };
+        if *hops > self.sources.len() {
+            origin.counters.error();
+            return Err(refuse(true));
+        }
+        self.live.learn(chat, to);
+        tracing::info!(
+            target: "multisource",
+            op,
+            chat,
+            from = &*origin.id.name,
+            to = &*self.sources[to].id.name,
+            recorded = departure.seq,
+            "re-routed: the chat moved to another source, as the source it left records",
+        );
+        Ok((to, Tier::Moved))
     }
 
     fn unknown_source(&self, name: &str) -> Error {
@@ -150,16 +207,23 @@ impl Router {
     }
 
     /// Runs `query` on a read-only connection of the source that `chat_id` and `source` resolve
-    /// to. `op` names the call in trace events.
+    /// to. `op` names the call in trace events. A read routed by its chat (not by an explicit
+    /// source) goes where the chat moved, if it left that source; `query` may then run a second
+    /// time, there, when the chat moved while it ran.
     pub fn call_read<T>(
         &self,
         op: &'static str,
         chat_id: Option<i64>,
         source: Option<&str>,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+        mut query: impl FnMut(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T> {
         let (index, tier) = self.resolve(chat_id, source)?;
-        self.read_at(op, index, tier, query)
+        match (chat_id, tier) {
+            (Some(chat), Tier::ChatMapping | Tier::Default | Tier::Moved) => {
+                self.read_chat(op, chat, index, tier, &mut Uncached, &mut query)
+            }
+            _ => self.read_at(op, index, tier, query),
+        }
     }
 
     /// [`Router::call_read`] for a read whose answer the source may keep in its cache (a
@@ -173,35 +237,90 @@ impl Router {
         chat_id: Option<i64>,
         source: Option<&str>,
         key: K,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
+        mut query: impl FnMut(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T>
     where
         K: Hash + Eq + Send + Sync + 'static,
         T: Clone + Send + Sync + 'static,
     {
         let (index, tier) = self.resolve(chat_id, source)?;
-        let at = &self.sources[index];
-        let Some(cache) = at.pools.cache() else {
-            return self.read_at(op, index, tier, query);
-        };
-        let key = (op, key);
-        match cache.look::<_, T>(&key) {
-            Look::Hit(answer) => {
-                at.counters.read(tier);
-                trace(op, at, tier, Access::Read);
-                // A file found removed or damaged fails the call, as a read of it would.
-                if let Err(error) = at.pools.check(&at.id, &at.counters) {
-                    at.counters.error();
-                    return Err(error);
+        let mut cached = Cached(Some((op, key)));
+        match (chat_id, tier) {
+            (Some(chat), Tier::ChatMapping | Tier::Default | Tier::Moved) => {
+                self.read_chat(op, chat, index, tier, &mut cached, &mut query)
+            }
+            _ => {
+                let at = &self.sources[index];
+                let token = at.pools.token();
+                if let Some(answer) = self.cached(op, at, tier, token, &cached) {
+                    return answer;
                 }
+                let answer = self.read_at(op, index, tier, query)?;
+                cached.keep(at, &answer, token);
                 Ok(answer)
             }
-            Look::Miss(token) => {
-                let answer = self.read_at(op, index, tier, query)?;
-                if let Some(token) = token {
-                    cache.keep(key, &answer, token);
+        }
+    }
+
+    /// The answer `at`'s cache keeps for the call, if it has one still true at `token`: the
+    /// call is counted and traced as a read of `at`.
+    fn cached<T>(
+        &self,
+        op: &'static str,
+        at: &Source,
+        tier: Tier,
+        token: Option<Token>,
+        cached: &impl Keep<T>,
+    ) -> Option<Result<T>> {
+        let answer = cached.look(at, token)?;
+        at.counters.read(tier);
+        trace(op, at, tier, Access::Read);
+        // A file found removed or damaged fails the call, as a read of it would.
+        if let Err(error) = at.pools.check(&at.id) {
+            at.counters.error();
+            return Some(Err(error));
+        }
+        Some(Ok(answer))
+    }
+
+    /// A read routed by `chat`, from the source at `index`, following the chat where it moved;
+    /// answered from the cache of the source where the chat is, when `cached` can be.
+    fn read_chat<T>(
+        &self,
+        op: &'static str,
+        chat: i64,
+        mut index: usize,
+        mut tier: Tier,
+        cached: &mut impl Keep<T>,
+        query: &mut impl FnMut(Conn<'_>) -> QueryResult<T>,
+    ) -> Result<T> {
+        let mut hops = 0;
+        loop {
+            let at = &self.sources[index];
+            let token = cached.uses(at).then(|| at.pools.token());
+            if let Some(token) = token
+                && let Some(answer) = self.cached(op, at, tier, token, cached)
+            {
+                return answer;
+            }
+            match at.read_chat(chat, token, query) {
+                Ok(ChatRead::Done(answer)) => {
+                    at.counters.read(tier);
+                    trace(op, at, tier, Access::Read);
+                    cached.keep(at, &answer, token.flatten());
+                    return Ok(answer);
                 }
-                Ok(answer)
+                Ok(ChatRead::Left(departure)) => {
+                    (index, tier) = self.follow(op, chat, index, departure, &mut hops)?;
+                }
+                Ok(ChatRead::Again) => hops += 1,
+                Err(error) => {
+                    at.counters.read(tier);
+                    trace(op, at, tier, Access::Read);
+                    at.counters.error();
+                    at.noticed(&error);
+                    return Err(error);
+                }
             }
         }
     }
@@ -229,16 +348,18 @@ impl Router {
     /// commits when `query` returns `Ok` and rolls back otherwise. A read-only target is refused
     /// before any connection is taken. `op` names the call in trace events.
     ///
-    /// On a SQLite source, a write that arrives while another runs joins a batch: one
-    /// transaction, the call in a savepoint of its own, answered after the batch's commit. The
-    /// thread leading the batch may run `query`, which is why it must be `Send`.
+    /// A write that arrives while another runs joins a batch: one transaction, the call in a
+    /// savepoint of its own, answered after the batch's commit. The thread leading the batch may
+    /// run `query`, which is why it must be `Send`. A write routed by a chat that left the source
+    /// (as the source records it, read in the write's own transaction) does not run there: it
+    /// goes where the chat went.
     pub fn call_write<T: Send>(
         &self,
         op: &'static str,
         chat_id: Option<i64>,
         query: impl FnOnce(Conn<'_>) -> QueryResult<T> + Send,
     ) -> Result<T> {
-        self.routed_write(op, chat_id, |source| source.write(query))
+        self.routed_write(op, chat_id, query, |source, query| source.write(chat_id, query))
     }
 
     /// [`Router::call_write`] for a query that is not `Send` (a closure of the bot's, behind
@@ -249,29 +370,41 @@ impl Router {
         chat_id: Option<i64>,
         query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T> {
-        self.routed_write(op, chat_id, |source| source.write_here(query))
+        self.routed_write(op, chat_id, query, |source, query| source.write_here(chat_id, query))
     }
 
-    fn routed_write<T>(
+    fn routed_write<T, F>(
         &self,
         op: &'static str,
         chat_id: Option<i64>,
-        write: impl FnOnce(&Source) -> Result<T>,
+        mut query: F,
+        write: impl Fn(&Source, F) -> Written<T, F>,
     ) -> Result<T> {
-        let (index, tier) = self.resolve(chat_id, None)?;
-        let source = &self.sources[index];
-        source.counters.write(tier);
-        trace(op, source, tier, Access::Write);
-        let result = write(source);
-        match (&result, source.checkpoint) {
-            (Err(error), _) => {
-                source.counters.error();
-                source.noticed(error);
+        let (mut index, mut tier) = self.resolve(chat_id, None)?;
+        let mut hops = 0;
+        loop {
+            let source = &self.sources[index];
+            let result = match write(source, query) {
+                Written::Done(result) => result,
+                Written::Moved { departure, query: unrun } => {
+                    let chat = chat_id.unwrap_or_default();
+                    (index, tier) = self.follow(op, chat, index, departure, &mut hops)?;
+                    query = unrun;
+                    continue;
+                }
+            };
+            source.counters.write(tier);
+            trace(op, source, tier, Access::Write);
+            match (&result, source.checkpoint) {
+                (Err(error), _) => {
+                    source.counters.error();
+                    source.noticed(error);
+                }
+                (Ok(_), Some(target)) => self.maintenance.wrote(target),
+                (Ok(_), None) => {}
             }
-            (Ok(_), Some(target)) => self.maintenance.wrote(target),
-            (Ok(_), None) => {}
+            return result;
         }
-        result
     }
 
     /// Runs `query` on every source in configuration order and merges the rows, keeping the first
@@ -366,6 +499,54 @@ impl Router {
             source.stats(background)
         });
         Stats { sources: stats.collect() }
+    }
+}
+
+/// How a read uses the cache of the source it reaches.
+trait Keep<T> {
+    /// The read looks into `at`'s cache.
+    fn uses(&self, at: &Source) -> bool;
+    /// The answer `at`'s cache keeps for the read, still true at `token`.
+    fn look(&self, at: &Source, token: Option<Token>) -> Option<T>;
+    /// Keeps the read's answer in `at`'s cache, read under `token`.
+    fn keep(&mut self, at: &Source, answer: &T, token: Option<Token>);
+}
+
+/// A read that is not cached.
+struct Uncached;
+
+impl<T> Keep<T> for Uncached {
+    fn uses(&self, _: &Source) -> bool {
+        false
+    }
+
+    fn look(&self, _: &Source, _: Option<Token>) -> Option<T> {
+        None
+    }
+
+    fn keep(&mut self, _: &Source, _: &T, _: Option<Token>) {}
+}
+
+/// A cached read: its name and arguments, until its answer is kept.
+struct Cached<K>(Option<(&'static str, K)>);
+
+impl<K, T> Keep<T> for Cached<K>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    fn uses(&self, at: &Source) -> bool {
+        at.pools.cache().is_some()
+    }
+
+    fn look(&self, at: &Source, token: Option<Token>) -> Option<T> {
+        at.pools.cache()?.look(token, self.0.as_ref()?)
+    }
+
+    fn keep(&mut self, at: &Source, answer: &T, token: Option<Token>) {
+        if let (Some(cache), Some(token), Some(key)) = (at.pools.cache(), token, self.0.take()) {
+            cache.keep(key, answer, token);
+        }
     }
 }
 

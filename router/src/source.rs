@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use multisource_migrations::SchemaState;
 
-use crate::backend::{self, Kind, Leased, Pools, Refused};
+use crate::backend::{self, Changes, Conn, Kind, Leased, Pools, Refused};
+use crate::batch::Written;
 use crate::config::{Location, SourceConfig};
 use crate::error::{Error, InvalidArgument, PoolRole, RefusedBy, Result};
 use crate::maintenance;
+use crate::moves::{Departure, Moves};
 use crate::route::Access;
+use crate::sqlite::watch::Token;
 use crate::stats::{Counters, SourceStats};
 
 /// What opening a source found and did.
@@ -49,6 +52,18 @@ pub(crate) struct Source {
     /// The source's index among the checkpointer's targets, when it has background checkpoints.
     pub(crate) checkpoint: Option<usize>,
     pub(crate) pools: Pools,
+    /// What the source says of the chats that left it.
+    pub(crate) moves: Moves,
+}
+
+/// What a read routed by its chat found at a source.
+pub(crate) enum ChatRead<T> {
+    /// The chat is there: the read's answer.
+    Done(T),
+    /// The chat left the source, before the read or while it ran.
+    Left(Departure),
+    /// The chat came back to the source while the read ran: run it again.
+    Again,
 }
 
 /// What identifies a source in its errors.
@@ -82,6 +97,7 @@ impl Source {
             info: opening.info,
             checkpoint: None,
             pools: opening.pools,
+            moves: Moves::new(opening.moves),
         };
         Ok((source, opening.checkpoint))
     }
@@ -90,35 +106,105 @@ impl Source {
     /// session on PostgreSQL).
     #[inline]
     pub(crate) fn reader(&self) -> Result<Leased<'_>> {
-        self.pools.check(&self.id, &self.counters)?;
+        self.pools.check(&self.id)?;
         self.pools.reader(&self.id, &self.counters)
     }
 
     /// Runs a write on the source's writer, in one transaction (possibly in a batch led by
-    /// another thread, which may run `query` there: see `batch.rs`); refuses before taking anything when
-    /// the source is read-only.
+    /// another thread, which may run `query` there: see `batch.rs`); refuses before taking
+    /// anything when the source is read-only. A write routed by a chat that left the source is
+    /// handed back, not run.
     #[inline]
-    pub(crate) fn write<T: Send>(
-        &self,
-        query: impl FnOnce(backend::Conn<'_>) -> diesel::QueryResult<T> + Send,
-    ) -> Result<T> {
-        self.pools.check(&self.id, &self.counters)?;
-        match self.pools.writer(&self.id, &self.counters) {
-            Some(writer) => writer.write_sendable(query),
-            None => Err(self.refused()),
+    pub(crate) fn write<T: Send, F>(&self, chat: Option<i64>, query: F) -> Written<T, F>
+    where
+        F: FnOnce(Conn<'_>) -> diesel::QueryResult<T> + Send,
+    {
+        if let Err(error) = self.pools.check(&self.id) {
+            return Written::Done(Err(error));
+        }
+        match self.pools.writer(&self.id, &self.counters, &self.moves) {
+            Some(writer) => writer.write_sendable(chat, query),
+            None => Written::Done(Err(self.refused())),
         }
     }
 
     /// [`Source::write`] for a query that must run on this thread.
-    pub(crate) fn write_here<T>(
-        &self,
-        query: impl FnOnce(backend::Conn<'_>) -> diesel::QueryResult<T>,
-    ) -> Result<T> {
-        self.pools.check(&self.id, &self.counters)?;
-        match self.pools.writer(&self.id, &self.counters) {
-            Some(writer) => writer.write_here(query),
-            None => Err(self.refused()),
+    pub(crate) fn write_here<T, F>(&self, chat: Option<i64>, query: F) -> Written<T, F>
+    where
+        F: FnOnce(Conn<'_>) -> diesel::QueryResult<T>,
+    {
+        if let Err(error) = self.pools.check(&self.id) {
+            return Written::Done(Err(error));
         }
+        match self.pools.writer(&self.id, &self.counters, &self.moves) {
+            Some(writer) => writer.write_here(chat, query),
+            None => Written::Done(Err(self.refused())),
+        }
+    }
+
+    /// Runs a read routed by `chat` on a reader, unless the chat left the source: the source's
+    /// record of moves is looked at in the state the read runs against. `before` is the watch's
+    /// token taken before the call began (for a cached read, the one its answer is kept under;
+    /// `None` to take it here).
+    pub(crate) fn read_chat<T>(
+        &self,
+        chat: i64,
+        before: Option<Option<Token>>,
+        query: &mut impl FnMut(Conn<'_>) -> diesel::QueryResult<T>,
+    ) -> Result<ChatRead<T>> {
+        let changes = self.pools.changes();
+        let before = match (&changes, before) {
+            (_, Some(token)) => token,
+            (Changes::Watched(watch), None) => watch.token(),
+            (_, None) => None,
+        };
+        let mut leased = self.reader()?;
+        if !self.moves.present() {
+            return leased.read(&self.id, &mut *query).map(ChatRead::Done);
+        }
+        // What the router knows is brought up to `before`: complete at that state or later. On
+        // a server, which gives no such token, it is looked at again after the read, or before
+        // it when it says the chat left (a departure known may have been followed by a return).
+        if let Changes::Watched(_) = changes
+            && !before.as_ref().is_some_and(|token| self.moves.verified_at(token))
+        {
+            self.refresh_moves(&mut leased)?;
+            if let Some(token) = before {
+                self.moves.verified(token);
+            }
+        }
+        let mut entry = self.moves.entry(chat);
+        if !matches!(changes, Changes::Watched(_) | Changes::Never)
+            && entry.as_ref().is_some_and(|e| e.destination.is_some())
+        {
+            self.refresh_moves(&mut leased)?;
+            entry = self.moves.entry(chat);
+        }
+        if let Some(to) = entry.as_ref().and_then(|e| e.destination.clone()) {
+            let seq = entry.as_ref().map_or(0, |e| e.seq);
+            return Ok(ChatRead::Left(Departure { to, seq }));
+        }
+        let answer = leased.read(&self.id, &mut *query)?;
+        // Did anything commit while the read ran? If the chat's record changed, the read may
+        // have seen the chat gone (or not yet back).
+        if changes.since(before) {
+            self.refresh_moves(&mut leased)?;
+            let now = self.moves.entry(chat);
+            if now != entry {
+                return Ok(match now.and_then(|e| e.destination.map(|to| (to, e.seq))) {
+                    Some((to, seq)) => ChatRead::Left(Departure { to, seq }),
+                    None => ChatRead::Again,
+                });
+            }
+        }
+        Ok(ChatRead::Done(answer))
+    }
+
+    /// Reads what changed in the source's record of moves, on `leased`.
+    fn refresh_moves(&self, leased: &mut Leased<'_>) -> Result<()> {
+        self.moves
+            .refresh(leased.conn())
+            .map_err(|e| self.id.failure(e, Access::Read, &leased.explain()))
     }
 
     /// The refusal of a write to a read-only source, by the router.

@@ -47,8 +47,10 @@ pub(crate) type Leased<'a> = Lease<'a>;
 
 /// The connections of a SQLite source, and the watch over its file.
 pub(crate) struct Pools {
-    /// The answers of cached reads, and the watch over the file's commits (closed first: its
-    /// connection only reads).
+    /// The watch over the file's commits (closed first: its connection only reads); `None` for
+    /// a file without a write-ahead-log index to watch.
+    watch: Option<Watch>,
+    /// The answers of cached reads, for a file with a watch and `cache` on.
     cache: Option<Cache>,
     // Readers are declared before the writer so that they close first: the last connection to
     // close checkpoints and removes the `-wal` file, which only a writable connection can do.
@@ -70,20 +72,22 @@ pub(crate) fn read_mode(config: &SourceConfig) -> OpenMode {
 /// needed, switched to write-ahead logging and migrated; then its pools.
 pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
     let mut info = SourceInfo::new(config, id.path.clone());
-    let file = match id.readonly {
+    let (mut setup, file) = match id.readonly {
         // The preflight's reading, schema check included.
         true => {
             let (setup, file, state) = inspect::open_read_only(id, config)?;
             info.state_at_open = state;
-            drop(setup);
-            file
+            (setup, file)
         }
         false => {
             let (mut setup, file) = prepare_writable(id, &mut info)?;
             check_schema(id, config, &mut setup)?;
-            file
+            (setup, file)
         }
     };
+    let moves = crate::moves::load(Conn::Sqlite(setup.conn()))
+        .map_err(|e| id.failure(e, Access::Read, &explain(&setup)))?;
+    drop(setup);
     let background = has_background_checkpoints(config);
     let (readers, writer) = match (id.readonly, background) {
         (true, _) => (pool(id, config, Access::Read, id.pool_size), None),
@@ -98,13 +102,11 @@ pub(crate) fn open(id: &SourceId, config: &SourceConfig) -> Result<Opening> {
         path: info.path.clone(),
         timeout: id.timeout,
     });
-    let batcher = crate::batch::Batcher::new(config.is_group_commit());
-    let cache = match config.is_cache() {
-        true => Watch::open(id, read_mode(config)).map(Cache::new),
-        false => None,
-    };
-    let pools = Pools { cache, readers, writer, batcher, health, _file: file };
-    Ok(Opening { pools: crate::backend::Pools::Sqlite(pools), info, checkpoint })
+    let batcher = crate::batch::Batcher::new(config.is_group_commit(), crate::batch::MAX_SPAN);
+    let watch = Watch::open(id, read_mode(config));
+    let cache = (watch.is_some() && config.is_cache()).then(Cache::default);
+    let pools = Pools { watch, cache, readers, writer, batcher, health, _file: file };
+    Ok(Opening { pools: crate::backend::Pools::Sqlite(pools), info, checkpoint, moves })
 }
 
 /// A writable SQLite source checkpoints in the background when `pool-size` leaves a connection
@@ -241,6 +243,12 @@ impl Pools {
         self.cache.as_ref()
     }
 
+    /// The watch over the file's commits: `None` for a file without a write-ahead-log index.
+    #[inline]
+    pub(crate) fn watch(&self) -> Option<&Watch> {
+        self.watch.as_ref()
+    }
+
     pub(crate) fn health(&self) -> Arc<Health> {
         self.health.clone()
     }
@@ -274,7 +282,7 @@ impl Pools {
                         id.pool_failure(describe_open(&error), role, slots.size())
                     }
                     Unavailable::Refused => match self.health.fault() {
-                        Some(fault) => self.file_error(id, counters, fault, None),
+                        Some(fault) => self.file_error(id, fault, None),
                         None => id.busy_pool_error(role, slots.size()),
                     },
                 })
@@ -292,10 +300,10 @@ impl Pools {
 
     /// Fails when the source's file was found removed, replaced or overwritten.
     #[inline]
-    pub(crate) fn check_file(&self, id: &SourceId, counters: &Counters) -> Result<()> {
+    pub(crate) fn check_file(&self, id: &SourceId) -> Result<()> {
         match self.health.fault() {
             None => Ok(()),
-            Some(fault) => Err(self.file_error(id, counters, fault, None)),
+            Some(fault) => Err(self.file_error(id, fault, None)),
         }
     }
 
@@ -305,7 +313,6 @@ impl Pools {
     pub(crate) fn file_error(
         &self,
         id: &SourceId,
-        counters: &Counters,
         fault: Fault,
         held: Option<&mut Guarded>,
     ) -> Error {
@@ -319,8 +326,13 @@ impl Pools {
                  integrity_check` and reopen the database"
             }
             Fault::Gone => {
+                // The writer's connection as it is: one opened now would create a new, empty
+                // file at the path, and a lease that found the file gone would come back here.
                 let saved_to = self.writer.as_ref().and_then(|writer| {
-                    self.rescue(id, held, || self.lease(writer, PoolRole::Writer, id, counters))
+                    self.rescue(id, held, || match writer.lease(id.timeout, &|| false) {
+                        Ok((lease, _)) => Ok(lease),
+                        Err(_) => Err(id.busy_pool_error(PoolRole::Writer, 1)),
+                    })
                 });
                 return Error::FileGone { source_name, path, saved_to };
             }
@@ -501,6 +513,7 @@ pub(crate) static DIALECT: Dialect = Dialect {
     size: None,
     journal_mode: Some("SELECT journal_mode AS line FROM pragma_journal_mode"),
     freeze: Some("PRAGMA journal_mode = DELETE;"),
+    moves_table: multisource_migrations::MOVES_TABLE_SQL,
 };
 
 /// Writes a complete copy of `conn`'s database to `target` (the one `ATTACH` the library makes).

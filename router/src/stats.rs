@@ -29,12 +29,14 @@ pub struct TierCounts {
     pub chat_mapping: u64,
     /// Calls that fell back to the default source.
     pub default: u64,
+    /// Calls of chats that moved here from the source the other tiers chose.
+    pub moved: u64,
 }
 
 impl TierCounts {
     /// All calls, whatever their tier.
     pub fn total(&self) -> u64 {
-        self.explicit + self.chat_mapping + self.default
+        self.explicit + self.chat_mapping + self.default + self.moved
     }
 }
 
@@ -76,13 +78,17 @@ pub struct SourceStats {
     /// Cached reads that read the file: the first of their kind, or after a commit (counted in
     /// `reads` too). Both stay 0 on a source without a cache.
     pub cache_misses: u64,
+    /// Calls that came here for a chat that had left this source, and were sent on to where it
+    /// went (counted there, under `moved`).
+    pub moved_away: u64,
 }
 
 /// The live counters of one source.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    reads: [AtomicU64; 3],
-    writes: [AtomicU64; 3],
+    reads: [AtomicU64; 4],
+    writes: [AtomicU64; 4],
+    moved_away: AtomicU64,
     fan_out_reads: AtomicU64,
     refused_writes: AtomicU64,
     errors: AtomicU64,
@@ -107,6 +113,11 @@ impl Counters {
 
     pub(crate) fn fan_out_read(&self) {
         self.fan_out_reads.fetch_add(1, Relaxed);
+    }
+
+    /// A call found its chat gone from this source.
+    pub(crate) fn moved_away(&self) {
+        self.moved_away.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn refused_write(&self) {
@@ -154,15 +165,17 @@ impl Counters {
     }
 
     pub(crate) fn snapshot(&self, name: &str, open_connections: u32) -> SourceStats {
-        let tiers = |a: &[AtomicU64; 3]| TierCounts {
+        let tiers = |a: &[AtomicU64; 4]| TierCounts {
             explicit: a[Tier::Explicit as usize].load(Relaxed),
             chat_mapping: a[Tier::ChatMapping as usize].load(Relaxed),
             default: a[Tier::Default as usize].load(Relaxed),
+            moved: a[Tier::Moved as usize].load(Relaxed),
         };
         let (reads, writes) = (tiers(&self.reads), tiers(&self.writes));
         let fan_out_reads = self.fan_out_reads.load(Relaxed);
         let refused_writes = self.refused_writes.load(Relaxed);
         let timeouts = self.timeouts.load(Relaxed);
+        let moved_away = self.moved_away.load(Relaxed);
         SourceStats {
             name: name.to_owned(),
             reads,
@@ -171,7 +184,8 @@ impl Counters {
             refused_writes,
             errors: self.errors.load(Relaxed),
             fan_out_failures: self.fan_out_failures.load(Relaxed),
-            checkouts: (reads.total() + writes.total() + fan_out_reads)
+            // A call sent on found its chat gone on a connection of this source.
+            checkouts: (reads.total() + writes.total() + fan_out_reads + moved_away)
                 .saturating_sub(refused_writes + timeouts),
             checkout_wait: Duration::from_nanos(self.wait_nanos.load(Relaxed)),
             checkout_timeouts: timeouts,
@@ -181,6 +195,7 @@ impl Counters {
             writes_waiting: 0,
             cache_hits: 0,
             cache_misses: 0,
+            moved_away,
         }
     }
 }

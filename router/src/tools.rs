@@ -15,6 +15,9 @@ use multisource_migrations::Table;
 
 use crate::backend::ToolConn;
 
+/// The table of chat moves.
+const MOVES_TABLE: &str = multisource_migrations::MOVES_TABLE;
+
 /// A row, as the text of each column (`None` for NULL), in the order of the table's columns.
 pub type Row = Vec<Option<String>>;
 
@@ -55,6 +58,9 @@ pub(crate) struct Dialect {
     /// Switches a file to a journal that needs no side files to be read, for a kind that has
     /// them (a frozen archive).
     pub(crate) freeze: Option<&'static str>,
+    /// The statements that create the table of chat moves where it is missing, as the kind's
+    /// migration does.
+    pub(crate) moves_table: &'static str,
 }
 
 /// An SQL identifier, quoted.
@@ -256,16 +262,71 @@ pub(crate) fn delete(conn: &mut ToolConn, table: &str, chat: i64) -> QueryResult
     conn.execute(&sql, &[Bind::Int(chat)])
 }
 
-/// Begins a transaction that writes, holding the write lock of the chat tables in `tables` until
-/// it ends.
+/// Begins a transaction that writes, holding the write lock of the chat tables in `tables` and
+/// of the table of chat moves until it ends (the latter first, as a write of the router takes
+/// it first: see `moves.rs`).
 pub(crate) fn begin_locked(conn: &mut ToolConn, tables: &[&str]) -> QueryResult<()> {
     let dialect = conn.dialect();
     conn.batch(dialect.begin_write)?;
-    let quoted: Vec<String> = tables.iter().map(|t| quote(t)).collect();
+    let quoted: Vec<String> =
+        std::iter::once(MOVES_TABLE).chain(tables.iter().copied()).map(quote).collect();
     match (dialect.lock_tables)(&quoted) {
         Some(sql) => conn.batch(&sql),
         None => Ok(()),
     }
+}
+
+/// Creates the table of chat moves if the database lacks it (a source made before it).
+pub(crate) fn ensure_moves_table(conn: &mut ToolConn) -> QueryResult<()> {
+    let sql = conn.dialect().moves_table;
+    conn.batch(sql)
+}
+
+/// Records, in the transaction that deletes the chat's rows, that `chat` left for the source
+/// named `to` at `at` (`YYYY-MM-DD HH:MM:SS`, UTC), or (`to` = `None`), in the transaction that
+/// copies its rows in, that it came back: the chat's row of the table of chat moves, with a
+/// `seq` past every other. A chat that never left the database gets no row when it comes.
+pub(crate) fn record_move(
+    conn: &mut ToolConn,
+    chat: i64,
+    to: Option<&str>,
+    at: &str,
+) -> QueryResult<usize> {
+    let dialect = conn.dialect();
+    let p = |n| (dialect.placeholder)(n);
+    let next = format!("(SELECT COALESCE(MAX(seq), 0) + 1 FROM {MOVES_TABLE})");
+    // The placeholders come in the order of the binds: SQLite's are positional.
+    let at_value = |n| (dialect.from_text)(&p(n), "TIMESTAMP");
+    match to {
+        Some(to) => {
+            let sql = format!(
+                "INSERT INTO {MOVES_TABLE} (seq, chat, destination, moved_at) VALUES ({next}, {}, \
+                 {}, {}) ON CONFLICT (chat) DO UPDATE SET seq = excluded.seq, destination = \
+                 excluded.destination, moved_at = excluded.moved_at",
+                p(1),
+                p(2),
+                at_value(3),
+            );
+            conn.execute(&sql, &[Bind::Int(chat), Bind::Text(Some(to)), Bind::Text(Some(at))])
+        }
+        None => {
+            let sql = format!(
+                "UPDATE {MOVES_TABLE} SET seq = {next}, destination = NULL, moved_at = {} \
+                 WHERE chat = {} AND destination IS NOT NULL",
+                at_value(1),
+                p(2),
+            );
+            conn.execute(&sql, &[Bind::Text(Some(at)), Bind::Int(chat)])
+        }
+    }
+}
+
+/// What the table of chat moves says of `chat`: `Some(destination)` if it has a row for it
+/// (`None` inside: the chat came back).
+pub(crate) fn recorded_move(conn: &mut ToolConn, chat: i64) -> QueryResult<Option<Option<String>>> {
+    let placeholder = (conn.dialect().placeholder)(1);
+    let sql = format!("SELECT destination AS line FROM {MOVES_TABLE} WHERE chat = {placeholder}");
+    Ok(conn.texts(&sql, &[Bind::Int(chat)])?.into_iter().next().map(|mut r| r.pop().flatten()))
 }
 
 /// The value a column of `sql_type` holds, written one way whichever kind of database its text

@@ -385,6 +385,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The `multisource_chat_moves` table.
+    multisource_chat_moves (seq) {
+        /// `seq INTEGER NOT NULL`
+        seq -> BigInt,
+        /// `chat INTEGER NOT NULL`
+        chat -> BigInt,
+        /// `destination TEXT`
+        destination -> Nullable<Text>,
+        /// `moved_at TIMESTAMP NOT NULL`
+        moved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// The `settings` table.
     settings (key) {
         /// `key TEXT`
@@ -459,6 +473,7 @@ diesel::allow_tables_to_appear_in_same_query! {
     delayed_tasks,
     ham_messages,
     media_attachments,
+    multisource_chat_moves,
     settings,
     spam_messages,
     user_data,

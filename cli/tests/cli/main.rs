@@ -341,10 +341,10 @@ fn migrate_adopts_python_files_applies_what_is_pending_and_never_touches_read_on
     assert_eq!(report["sources"][0]["adopted_python_version"], 6);
     assert_eq!(
         report["sources"][0]["migrations"],
-        serde_json::json!(["2026-11-27-000007_lookup_indexes"])
+        serde_json::json!(["2026-11-27-000007_lookup_indexes", "2026-12-05-000008_chat_moves"])
     );
     assert_eq!(report["sources"][1]["action"], "would-create");
-    assert_eq!(report["sources"][1]["migrations"].as_array().unwrap().len(), 7);
+    assert_eq!(report["sources"][1]["migrations"].as_array().unwrap().len(), 8);
     assert_eq!(report["sources"][2]["action"], "not-touched");
     assert_eq!(bytes_of(&python), python_before, "a dry run changes nothing");
     assert!(!dir.path().join("fresh.db").exists());
@@ -396,7 +396,7 @@ fn migrate_offline_creates_and_migrates_read_only_sources_in_a_rollback_journal(
     assert_eq!(run.code, Some(0), "{run:?}");
     let report = run.json();
     assert_eq!(report["sources"][1]["action"], "would-create");
-    assert_eq!(report["sources"][1]["migrations"].as_array().unwrap().len(), 7);
+    assert_eq!(report["sources"][1]["migrations"].as_array().unwrap().len(), 8);
     assert_eq!(report["sources"][2]["action"], "would-migrate");
     assert_eq!(report["sources"][2]["adopted_python_version"], 6);
     assert!(!dir.path().join("archive.db").exists(), "a dry run creates nothing");

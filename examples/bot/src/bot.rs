@@ -244,8 +244,8 @@ async fn deliver_due(bot: &Bot, db: &AsyncDatabase) -> multisource::Result<()> {
 }
 
 /// On every SIGHUP (`systemctl reload`, `kill -HUP`), reads the configuration file again and
-/// puts its chat mapping in force (`Database::reload_mapping`): after `example-bot-admin
-/// move-chat`, the moved chat's next messages go to its new source without a restart. A file
+/// puts its chat mapping in force (`Database::reload_mapping`): a mapping edited by hand goes in
+/// force without a restart (a chat moved by `example-bot-admin` is followed without it). A file
 /// the database refuses is logged, and the mapping in force stays.
 async fn reload_on_hangup(db: AsyncDatabase) {
     #[cfg(unix)]

@@ -385,6 +385,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The `multisource_chat_moves` table.
+    multisource_chat_moves (seq) {
+        /// `seq INTEGER NOT NULL`
+        seq -> BigInt,
+        /// `chat INTEGER NOT NULL`
+        chat -> BigInt,
+        /// `destination TEXT`
+        destination -> Nullable<Text>,
+        /// `moved_at TIMESTAMP NOT NULL`
+        moved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// The `reminders` table.
     reminders (chat_id, message_id) {
         /// `chat_id INTEGER NOT NULL`
@@ -479,6 +493,7 @@ diesel::allow_tables_to_appear_in_same_query! {
     delayed_tasks,
     ham_messages,
     media_attachments,
+    multisource_chat_moves,
     reminders,
     settings,
     spam_messages,

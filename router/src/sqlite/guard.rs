@@ -84,6 +84,10 @@ pub(crate) struct Guarded {
     conn: SqliteConnection,
     state: Box<State>,
     handle: *mut ffi::sqlite3,
+    /// The file's data version when this connection's last write transaction ended: a
+    /// different one at the next `BEGIN` means another connection committed meanwhile (see
+    /// [`Guarded::data_version`]).
+    pub(crate) ended_at_version: Option<u32>,
 }
 
 // SAFETY: `handle` is the handle of `conn`, which diesel declares `Send`; it is only used through
@@ -144,7 +148,7 @@ pub(crate) fn open(uri: &str, timeout: Duration) -> Result<Guarded, ConnectionEr
         timeout,
         busy: Mutex::new(BusyLog::default()),
     });
-    let guarded = Guarded { conn, state, handle };
+    let guarded = Guarded { conn, state, handle, ended_at_version: None };
     guarded.configure()?;
     Ok(guarded)
 }
@@ -221,6 +225,26 @@ impl Guarded {
     /// answered busy without waiting (it does when waiting could only deadlock).
     pub(crate) fn take_busy_wait(&self) -> Option<Duration> {
         self.state.busy.lock().unwrap_or_else(|e| e.into_inner()).gave_up_after.take()
+    }
+
+    /// The data version of the main database as this connection's pager knows it
+    /// (`SQLITE_FCNTL_DATA_VERSION`): it changes when this connection commits, and when the
+    /// connection begins a transaction and finds that another connection, of this process or
+    /// another, committed since its last one. Between two transactions of the connection it
+    /// does not change. `None` if SQLite could not say.
+    pub(crate) fn data_version(&self) -> Option<u32> {
+        let mut version: u32 = 0;
+        // SAFETY: `handle` is open; SQLITE_FCNTL_DATA_VERSION writes an `unsigned int` into the
+        // pointer, and reads nothing else.
+        let rc = unsafe {
+            ffi::sqlite3_file_control(
+                self.handle,
+                c"main".as_ptr(),
+                ffi::SQLITE_FCNTL_DATA_VERSION,
+                (&raw mut version).cast(),
+            )
+        };
+        (rc == ffi::SQLITE_OK).then_some(version)
     }
 
     /// True when no transaction is open on the connection.
@@ -326,6 +350,9 @@ const REFUSED_FUNCTIONS: &[&str] = &["load_extension", "fts3_tokenizer"];
 /// The prefix of the savepoints multisource names itself.
 pub(crate) const OWN_SAVEPOINT_PREFIX: &str = "multisource";
 
+/// The tables only the library writes: a query or closure may read them, never change them.
+const LIBRARY_TABLES: &[&str] = &[multisource_migrations::MOVES_TABLE];
+
 /// The authorizer: what a statement prepared in [`Mode::Read`] or [`Mode::Write`] may do.
 unsafe extern "C" fn authorize(
     state: *mut c_void,
@@ -383,6 +410,21 @@ unsafe extern "C" fn authorize(
         ffi::SQLITE_FUNCTION => {
             let name = text(second).to_ascii_lowercase();
             REFUSED_FUNCTIONS.contains(&name.as_str()).then(|| format!("{name}()"))
+        }
+        ffi::SQLITE_INSERT
+        | ffi::SQLITE_UPDATE
+        | ffi::SQLITE_DELETE
+        | ffi::SQLITE_DROP_TABLE
+        | ffi::SQLITE_ALTER_TABLE => {
+            // ALTER TABLE names the table second.
+            let table = match action {
+                ffi::SQLITE_ALTER_TABLE => text(second),
+                _ => text(first),
+            };
+            LIBRARY_TABLES
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(&table))
+                .then(|| format!("a change to `{table}` (the library's record of chat moves)"))
         }
         _ => None,
     };

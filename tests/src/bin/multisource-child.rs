@@ -23,6 +23,14 @@
 //! - `set-settings DB CHAT KEY`: opens DB as one writable source, as a second bot would, then for
 //!   each line of standard input sets the chat's setting KEY to it (`set_chat_setting`) and
 //!   prints `set <value>` once the call returned.
+//! - `bot CONFIG FIRST THREADS CHAT...`: a bot: opens the configuration file and, from THREADS
+//!   threads, saves messages to the CHATs in turn (ids from FIRST up, each thread its own),
+//!   reading each one back by its id and the chat's setting `anchor` after it, until standard
+//!   input closes; prints `ready` once open, `<chat> <id>` for each message saved and read
+//!   back, then `stopped`. A call that fails, or a read that does not find what the bot wrote,
+//!   prints `failed <what>` and ends the process with a failure.
+//! - `operator ARGS...`: the operator's command line (`multisource ARGS...`), in a process of its
+//!   own, which a test may kill (`MULTISOURCE_FAILPOINT` aborts it at a step of a move).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -52,8 +60,15 @@ fn main() -> ExitCode {
         ["open", db] => open(db),
         ["touch", db] => touch(db),
         ["set-settings", db, chat, key] => set_settings(db, chat, key),
+        ["bot", config, first, threads, chats @ ..] => bot(config, first, threads, chats),
+        ["operator", rest @ ..] => {
+            let status =
+                multisource_cli::run(std::iter::once("multisource").chain(rest.iter().copied()));
+            return ExitCode::from(status);
+        }
         _ => Err("usage: multisource-child \
-                  write-messages|watch|write-plain|hold-lock|open|touch|set-settings ..."
+                  write-messages|watch|write-plain|hold-lock|open|touch|set-settings|bot|\
+                  operator ..."
             .into()),
     };
     match result {
@@ -222,4 +237,65 @@ fn set_settings(db: &str, chat: &str, key: &str) -> Result {
         say(format_args!("set {value}"))?;
     }
     Ok(())
+}
+
+fn bot(config: &str, first: &str, threads: &str, chats: &[&str]) -> Result {
+    let first: u64 = first.parse().map_err(|_| format!("not an id: {first}"))?;
+    let threads: u64 = threads.parse().map_err(|_| format!("not a thread count: {threads}"))?;
+    let chats: Vec<i64> = chats
+        .iter()
+        .map(|c| c.parse().map_err(|_| format!("not a chat id: {c}")))
+        .collect::<Result<_>>()?;
+    let db = Database::from_config_file(config).map_err(|e| e.to_string())?;
+    // What each chat holds before: a member, and a setting every read must find wherever the
+    // chat is.
+    for chat in &chats {
+        db.update_chat_user(*chat, USER, "@bot", "Bot").map_err(|e| e.to_string())?;
+        db.set_chat_setting(*chat, "anchor", &chat.to_string()).map_err(|e| e.to_string())?;
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    say(format_args!("ready"))?;
+    let date = NaiveDate::from_ymd_opt(2025, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    let write = |t: u64| -> Result {
+        let ids = (first + t..).step_by(threads.max(1) as usize);
+        for (k, id) in ids.enumerate() {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(());
+            }
+            let chat = chats[(t as usize + k) % chats.len()];
+            let (text, id) = (format!("message {id}"), id.to_string());
+            let message = NewMessage { message_text: &text, ..NewMessage::default() };
+            let failed = |what: &str, e: &dyn std::fmt::Display| {
+                let _ = say(format_args!("failed {what} {id} in chat {chat}: {e}"));
+                format!("{what}: {e}")
+            };
+            db.save_chat_message(date, chat, USER, &id, &message)
+                .map_err(|e| failed("save", &e))?;
+            match db.get_chat_message_by_message_id(chat, &id, None) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(failed("read back", &"not found")),
+                Err(e) => return Err(failed("read back", &e)),
+            }
+            match db.get_chat_setting(chat, "anchor", None) {
+                Ok(Some(value)) if value == chat.to_string() => {}
+                Ok(other) => return Err(failed("read the anchor", &format!("{other:?}"))),
+                Err(e) => return Err(failed("read the anchor", &e)),
+            }
+            say(format_args!("{chat} {id}"))?;
+        }
+        Ok(())
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || write(t))).collect();
+        // Until standard input closes.
+        let mut line = String::new();
+        while std::io::stdin().lock().read_line(&mut line).unwrap_or(0) > 0 {
+            line.clear();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        handles.into_iter().try_for_each(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
+    })?;
+    say(format_args!("stopped"))
 }

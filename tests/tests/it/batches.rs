@@ -133,8 +133,14 @@ on_each_backend! {
     ) {
         let (answers, transactions) = queue_ten_behind_a_busy_writer(backend, true);
         assert_only_the_fifth_failed(&answers);
-        // The holder's transaction, then the ten queued in one batch led by the first of them.
-        assert_eq!(transactions, 2);
+        // The holder's transaction, then the ten queued in one batch led by the first of them
+        // (on a server, whose round trips are slower, a batch may stop taking calls after its
+        // time, and the calls left lead another: fewer transactions than calls, still).
+        match backend {
+            Backend::Sqlite => assert_eq!(transactions, 2),
+            #[allow(unreachable_patterns)]
+            _ => assert!((2..11).contains(&transactions), "{transactions} transactions"),
+        }
     }
 
     fn with_group_commit_off_every_write_is_a_transaction_of_its_own(backend: Backend) {

@@ -117,6 +117,23 @@ fn a_database_truncated_while_running_fails_naming_it_and_the_others_keep_workin
     assert_eq!(t.db.stats().source("archive").unwrap().fan_out_failures, 1);
 }
 
+/// A writable file removed before the source's writer ever opened: there is nothing the writer
+/// holds to save, and the first write says the file is gone, at once (it once waited on itself,
+/// forever, trying to save what a writer it would have had to open saw).
+#[test]
+fn a_writable_file_removed_before_its_first_write_fails_naming_it_at_once() {
+    let t = ThreeSources::new();
+    std::fs::remove_file(t.place.scratch.path("secondary.db")).unwrap();
+    match t.db.set_chat_setting(SECONDARY_CHAT, "after", "removal") {
+        Err(Error::FileGone { source_name, saved_to: None, .. }) => {
+            assert_eq!(source_name, "secondary");
+        }
+        other => panic!("expected FileGone with nothing to save, got {other:?}"),
+    }
+    assert!(!t.place.scratch.path("secondary.db").exists(), "no new file was created");
+    others_work(&t, "secondary");
+}
+
 #[test]
 fn a_writable_file_removed_while_running_fails_naming_it_and_is_saved_first() {
     let t = ThreeSources::new();

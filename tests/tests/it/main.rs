@@ -24,6 +24,7 @@ mod faults;
 mod files;
 mod guarantees;
 mod hostile;
+mod moves;
 mod operator;
 mod pool;
 #[cfg(feature = "postgres")]

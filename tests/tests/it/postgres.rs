@@ -95,7 +95,11 @@ fn a_writable_postgres_source_is_migrated_once() {
     let source = place.source("main");
     let config = Config::builder().source(source).default_source("main").build().unwrap();
     let db = Database::open(config.clone()).unwrap();
-    assert_eq!(db.sources().next().unwrap().applied.len(), 1);
+    assert_eq!(
+        db.sources().next().unwrap().applied.len(),
+        2,
+        "the schema, then the table of chat moves"
+    );
     assert_eq!(db.sources().next().unwrap().config.kind(), multisource::Kind::Postgres);
     db.set_setting("k", "v").unwrap();
     drop(db);

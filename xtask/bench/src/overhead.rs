@@ -197,6 +197,78 @@ pub(crate) fn run(dir: &Path, size: Size) {
     setting_row("get_chat_setting, cached", size, &cached, &mut reader);
     write_rows(size, &db, &mut writer);
     route_rows(size, &db);
+    moved_rows(dir, size);
+}
+
+/// What following a moved chat costs: `size.calls` chats moved from `from` to `to` (their
+/// settings copied, their record written in `from` as `move-chat` writes it), read and written
+/// by a bot opened after the move: the first call of each chat finds it gone from `from` and goes
+/// on (the re-routed call), the next goes straight to `to`; against the same call naming `to`,
+/// and a chat that never moved.
+fn moved_rows(dir: &Path, size: Size) {
+    let (from_path, to_path) = (dir.join("moved-from.db"), dir.join("moved-to.db"));
+    let chats = size.calls as i64;
+    let moved = |i: i64| -1_009_000_000_000 - i;
+    let stayed = -1_008_000_000_000;
+    {
+        let from = Database::open_path(&from_path).expect("open");
+        let to = Database::open_path(&to_path).expect("open");
+        for i in 0..chats {
+            from.set_chat_setting(moved(i), "lang", "en").expect("fill");
+            to.set_chat_setting(moved(i), "lang", "en").expect("fill");
+        }
+        from.set_chat_setting(stayed, "lang", "en").expect("fill");
+    }
+    let source =
+        |name: &str, path: &Path| SourceConfig::at(name, SqliteFile::new(path).cache(false));
+    let (from, to) = (source("from", &from_path), source("to", &to_path));
+    let mut origin = Opened::open(&from, Purpose::Move { create: false }).expect("open the origin");
+    origin.begin().expect("begin");
+    for i in 0..chats {
+        origin.delete("chat_settings", moved(i)).expect("delete");
+        origin.record_move(moved(i), Some("to"), "2026-12-05 00:00:00").expect("record");
+    }
+    origin.commit().expect("commit");
+    drop(origin);
+    let config =
+        Config::builder().source(from).source(to).default_source("from").build().expect("config");
+    let per = |f: &mut dyn FnMut(i64)| {
+        let started = std::time::Instant::now();
+        for i in 0..chats {
+            f(i);
+        }
+        started.elapsed().as_nanos() as f64 / chats as f64
+    };
+    println!(
+        "
+{:<34} {:>10} {:>10}",
+        "a moved chat (cache off)", "read", "write"
+    );
+    let db = Database::open(config.clone()).expect("open");
+    let read = |db: &Database, chat: i64, source: Option<&str>| {
+        black_box(db.get_chat_setting(chat, "lang", source).expect("read"));
+    };
+    let write = |db: &Database, chat: i64| db.set_chat_setting(chat, "lang", "de").expect("write");
+    // Warm both files' connections and statements.
+    read(&db, stayed, None);
+    read(&db, moved(0), Some("to"));
+    let first_read = per(&mut |i| read(&db, moved(i), None));
+    let later_read = per(&mut |i| read(&db, moved(i), None));
+    let named_read = per(&mut |i| read(&db, moved(i), Some("to")));
+    let unmoved_read = per(&mut |_| read(&db, stayed, None));
+    let db = Database::open(config).expect("open");
+    write(&db, stayed);
+    let first_write = per(&mut |i| write(&db, moved(i)));
+    let later_write = per(&mut |i| write(&db, moved(i)));
+    let unmoved_write = per(&mut |_| write(&db, stayed));
+    let line = |name: &str, read: f64, write: Option<f64>| {
+        let write = write.map_or_else(|| "-".to_owned(), duration);
+        println!("{name:<34} {:>10} {:>10}", duration(read), write);
+    };
+    line("first call after the move", first_read, Some(first_write));
+    line("later calls (sent straight there)", later_read, Some(later_write));
+    line("the read naming the destination", named_read, None);
+    line("a chat that never moved", unmoved_read, Some(unmoved_write));
 }
 
 /// Prints one row of the table.

@@ -1,4 +1,4 @@
-// A parameter type of the bot's own needs `multisource::Carry`; the error says how to add it.
+// A bot's own parameter type needs `multisource::Carry` (and `Clone`, to run again); errors say how.
 use diesel::prelude::*;
 use multisource::Connection;
 

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS multisource_chat_moves;
