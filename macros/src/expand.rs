@@ -327,7 +327,7 @@ fn body(query: &Query) -> TokenStream {
                     #op,
                     #chat,
                     source,
-                    (#(#owned,)*),
+                    || (#(#owned,)*),
                     |__multisource_conn| #call,
                 )
             }}

@@ -221,11 +221,20 @@ pub(crate) enum Changes<'a> {
 }
 
 impl Changes<'_> {
-    /// True when something may have committed since the watch gave `before` (`None`: it could
-    /// not tell).
-    pub(crate) fn since(&self, before: Option<crate::sqlite::watch::Token>) -> bool {
+    /// The watch's stamp now (see `Watch::stamp`); 0 without a watch.
+    #[inline]
+    pub(crate) fn stamp(&self) -> u64 {
         match self {
-            Changes::Watched(watch) => before.is_none() || watch.token() != before,
+            Changes::Watched(watch) => watch.stamp(),
+            _ => 0,
+        }
+    }
+
+    /// True when something may have committed since the watch gave `before`.
+    #[inline]
+    pub(crate) fn since(&self, before: u64) -> bool {
+        match self {
+            Changes::Watched(watch) => watch.stamp() != before,
             #[cfg(feature = "postgres")]
             Changes::Asked => true,
             Changes::Never => false,

@@ -13,8 +13,8 @@
 //! as every write does, hands the writer to the next call waiting, and only then answers every
 //! call it held: a call is acknowledged after the commit that holds it, and a commit that fails
 //! fails every call it held. A batch takes at most [`MAX_CALLS`] calls and stops taking them
-//! [`MAX_SPAN`] after it began (a server's kind gives its own span), so that a flood of writes
-//! cannot hold the lock for long; the
+//! [`MAX_SPAN`] after it took the first (a server's kind gives its own span), so that a flood of
+//! writes cannot hold the lock for long; the
 //! calls still queued are led by the first of them, woken for that (one wake-up per batch, not
 //! per call).
 //!
@@ -51,8 +51,8 @@ use crate::stats::Counters;
 /// The most calls one transaction holds.
 pub(crate) const MAX_CALLS: usize = 128;
 
-/// How long after its `BEGIN` a batch on a SQLite file stops taking calls: its write lock keeps
-/// checkpoints from finishing meanwhile.
+/// How long after it took its first queued call a batch on a SQLite file stops taking calls: its
+/// write lock keeps checkpoints from finishing meanwhile.
 pub(crate) const MAX_SPAN: Duration = Duration::from_millis(4);
 
 /// The savepoint of each call after the first of a batch; the statement that releases the
@@ -66,7 +66,7 @@ const ROLLBACK_TO: &str = "ROLLBACK TO multisource_call; RELEASE multisource_cal
 pub(crate) struct Batcher {
     waiting: Mutex<Waiting>,
     enabled: bool,
-    /// How long after its `BEGIN` a batch stops taking calls.
+    /// How long after it took its first queued call a batch stops taking calls.
     span: Duration,
 }
 
@@ -393,9 +393,12 @@ struct Batch<'w, 'l, 'a> {
     /// The connection can no longer be trusted with a transaction: the batch takes no more
     /// calls, and the lease's end discards it.
     broken: bool,
-    started: Instant,
-    /// Calls run so far, and those of them that wrote what the commit will hold.
+    /// When the batch took its first queued call (a lone writer reads no clock).
+    started: Option<Instant>,
+    /// Calls run so far, and those of them that wrote what the commit will hold (the first
+    /// apart: a lone writer allocates nothing).
     calls: usize,
+    first_held: Option<*mut (dyn Member + 'static)>,
     held: Vec<*mut (dyn Member + 'static)>,
     /// The tickets to answer at the end.
     taken: Answers,
@@ -410,8 +413,9 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
             ran: false,
             pending_release: false,
             broken: false,
-            started: Instant::now(),
+            started: None,
             calls: 0,
+            first_held: None,
             held: Vec::new(),
             taken: Answers(Vec::new()),
         }
@@ -419,12 +423,15 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
 
     /// The next call of the queue, when the batch may take one and the call may run here.
     fn take(&mut self) -> Option<TicketRef> {
-        let span = self.writer.batcher.span;
-        if self.broken || self.calls >= MAX_CALLS || self.started.elapsed() >= span {
+        if self.broken || self.calls >= MAX_CALLS {
             return None;
         }
         let mut waiting = self.writer.batcher.lock();
         let next = *waiting.queue.front()?;
+        let started = *self.started.get_or_insert_with(Instant::now);
+        if started.elapsed() >= self.writer.batcher.span {
+            return None;
+        }
         // SAFETY: a queued ticket is alive while it is in the queue.
         let ticket = unsafe { next.0.as_ref() };
         if !ticket.sendable {
@@ -525,6 +532,7 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
             (false, false) => self.lease.execute(ROLLBACK_TO).map_err(drop),
         };
         match (ended, ok) {
+            (Ok(()), true) if self.first_held.is_none() => self.first_held = Some(erase(member)),
             (Ok(()), true) => self.held.push(erase(member)),
             (Ok(()), false) => {}
             (Err(()), _) => {
@@ -591,7 +599,8 @@ impl<'w, 'l, 'a> Batch<'w, 'l, 'a> {
 
     /// Fails every call the transaction held, each with an error of its own.
     fn fail_held(&mut self, mut error: impl FnMut(&mut Self) -> Error) {
-        for member in std::mem::take(&mut self.held) {
+        let first = self.first_held.take();
+        for member in first.into_iter().chain(std::mem::take(&mut self.held)) {
             let error = error(self);
             // SAFETY: the members held are the leader's own, or those of tickets taken and not
             // yet answered, alive until their `Answers` is dropped.

@@ -24,14 +24,13 @@
 //! A chat whose call found it gone is remembered in the router's mapping ([`crate::live`]), so
 //! that later calls go straight to where it went.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use diesel::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::backend::Conn;
-use crate::sqlite::watch::Token;
 
 diesel::table! {
     /// The table of chat moves, as the migrations make it.
@@ -90,6 +89,13 @@ pub(crate) struct Entry {
     pub(crate) destination: Option<Box<str>>,
 }
 
+impl Entry {
+    /// Where the chat went, if it left.
+    pub(crate) fn departure(&self) -> Option<Departure> {
+        self.destination.clone().map(|to| Departure { to, seq: self.seq })
+    }
+}
+
 /// Where a chat went from a source, as its table says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Departure {
@@ -108,8 +114,8 @@ pub(crate) struct Moves {
     known: RwLock<Known>,
     /// Some chat has an entry: until then a call's look costs one load of this flag.
     any: AtomicBool,
-    /// The watch's token at which `known` was last complete, for SQLite readers.
-    verified: Mutex<Option<Token>>,
+    /// The watch's stamp at which `known` was last complete, for SQLite readers (0: none).
+    verified: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -127,7 +133,7 @@ impl Moves {
             present: changes.is_some(),
             known: RwLock::default(),
             any: AtomicBool::new(false),
-            verified: Mutex::new(None),
+            verified: AtomicU64::new(0),
         };
         moves.apply(changes.unwrap_or_default());
         moves
@@ -156,8 +162,7 @@ impl Moves {
     /// Where `chat` went, if the table said it left.
     #[inline]
     pub(crate) fn left(&self, chat: i64) -> Option<Departure> {
-        let entry = self.entry(chat)?;
-        entry.destination.map(|to| Departure { to, seq: entry.seq })
+        self.entry(chat)?.departure()
     }
 
     /// Takes in the rows read past the greatest `seq` known.
@@ -183,15 +188,15 @@ impl Moves {
         Ok(())
     }
 
-    /// True when the copy was complete at the watch's `token`: nothing has committed since.
+    /// True when the copy was complete at the watch's `stamp`: nothing has committed since.
     #[inline]
-    pub(crate) fn verified_at(&self, token: &Token) -> bool {
-        self.verified.lock().unwrap_or_else(|e| e.into_inner()).as_ref() == Some(token)
+    pub(crate) fn verified_at(&self, stamp: u64) -> bool {
+        self.verified.load(Ordering::Acquire) == stamp
     }
 
-    /// Records that the copy is complete at `token` (it was read at or after it).
-    pub(crate) fn verified(&self, token: Token) {
-        *self.verified.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+    /// Records that the copy is complete at `stamp` (it was read at or after it).
+    pub(crate) fn verified(&self, stamp: u64) {
+        self.verified.store(stamp, Ordering::Release);
     }
 }
 

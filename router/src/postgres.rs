@@ -33,9 +33,9 @@ use crate::source::{SourceId, SourceInfo};
 use crate::stats::Counters;
 use crate::tools::{Dialect, truthy};
 
-/// How long after its `BEGIN` a batch of writes stops taking calls (see `batch.rs`): a server's
-/// readers do not wait for it, but each call costs round trips, and the rows it wrote stay locked
-/// until it commits.
+/// How long after it took its first queued call a batch of writes stops taking calls (see
+/// `batch.rs`): a server's readers do not wait for it, but each call costs round trips, and the
+/// rows it wrote stay locked until it commits.
 const MAX_SPAN: Duration = Duration::from_millis(25);
 
 /// A pooled PostgreSQL session.

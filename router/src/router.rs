@@ -9,6 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::backend::Conn;
 use crate::batch::Written;
+use crate::cache::Cache;
 use crate::config::{Config, OnSourceError};
 use crate::error::{Error, Result};
 use crate::helpers::{Helpers, PartFn};
@@ -228,15 +229,15 @@ impl Router {
 
     /// [`Router::call_read`] for a read whose answer the source may keep in its cache (a
     /// SQLite file with `cache` on): answered from memory while nothing has committed to the
-    /// file since the same call (`op` and `key`, its arguments) last read it. The answer must be
-    /// what the query alone makes of the rows it reads, for its arguments: nothing of the clock,
-    /// of other sources or of the caller.
+    /// file since the same call (`op` and the key `key` makes of its arguments, made only for a
+    /// source that caches) last read it. The answer must be what the query alone makes of the
+    /// rows it reads, for its arguments: nothing of the clock, of other sources or of the caller.
     pub fn call_read_cached<K, T>(
         &self,
         op: &'static str,
         chat_id: Option<i64>,
         source: Option<&str>,
-        key: K,
+        key: impl FnOnce() -> K,
         mut query: impl FnMut(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T>
     where
@@ -244,35 +245,39 @@ impl Router {
         T: Clone + Send + Sync + 'static,
     {
         let (index, tier) = self.resolve(chat_id, source)?;
-        let mut cached = Cached(Some((op, key)));
+        let mut cached = Cached { op, make: Some(key), key: None };
         match (chat_id, tier) {
             (Some(chat), Tier::ChatMapping | Tier::Default | Tier::Moved) => {
                 self.read_chat(op, chat, index, tier, &mut cached, &mut query)
             }
             _ => {
                 let at = &self.sources[index];
+                let Some(cache) = at.pools.cache() else {
+                    return self.read_at(op, index, tier, query);
+                };
                 let token = at.pools.token();
-                if let Some(answer) = self.cached(op, at, tier, token, &cached) {
+                if let Some(answer) = self.cached(op, at, tier, cache, token, &mut cached) {
                     return answer;
                 }
                 let answer = self.read_at(op, index, tier, query)?;
-                cached.keep(at, &answer, token);
+                cached.keep(cache, &answer, token);
                 Ok(answer)
             }
         }
     }
 
-    /// The answer `at`'s cache keeps for the call, if it has one still true at `token`: the
-    /// call is counted and traced as a read of `at`.
+    /// The answer `cache` (`at`'s) keeps for the call, if it has one still true at `token`:
+    /// the call is counted and traced as a read of `at`.
     fn cached<T>(
         &self,
         op: &'static str,
         at: &Source,
         tier: Tier,
+        cache: &Cache,
         token: Option<Token>,
-        cached: &impl Keep<T>,
+        cached: &mut impl Keep<T>,
     ) -> Option<Result<T>> {
-        let answer = cached.look(at, token)?;
+        let answer = cached.look(cache, token)?;
         at.counters.read(tier);
         trace(op, at, tier, Access::Read);
         // A file found removed or damaged fails the call, as a read of it would.
@@ -297,17 +302,21 @@ impl Router {
         let mut hops = 0;
         loop {
             let at = &self.sources[index];
-            let token = cached.uses(at).then(|| at.pools.token());
-            if let Some(token) = token
-                && let Some(answer) = self.cached(op, at, tier, token, cached)
+            let cache = at.pools.cache().filter(|_| cached.caches());
+            // Taken before the look: an answer kept under it is at least as new as it.
+            let token = cache.and_then(|_| at.pools.token());
+            if let Some(cache) = cache
+                && let Some(answer) = self.cached(op, at, tier, cache, token, cached)
             {
                 return answer;
             }
-            match at.read_chat(chat, token, query) {
+            match at.read_chat(chat, query) {
                 Ok(ChatRead::Done(answer)) => {
                     at.counters.read(tier);
                     trace(op, at, tier, Access::Read);
-                    cached.keep(at, &answer, token.flatten());
+                    if let Some(cache) = cache {
+                        cached.keep(cache, &answer, token);
+                    }
                     return Ok(answer);
                 }
                 Ok(ChatRead::Left(departure)) => {
@@ -504,47 +513,62 @@ impl Router {
 
 /// How a read uses the cache of the source it reaches.
 trait Keep<T> {
-    /// The read looks into `at`'s cache.
-    fn uses(&self, at: &Source) -> bool;
-    /// The answer `at`'s cache keeps for the read, still true at `token`.
-    fn look(&self, at: &Source, token: Option<Token>) -> Option<T>;
-    /// Keeps the read's answer in `at`'s cache, read under `token`.
-    fn keep(&mut self, at: &Source, answer: &T, token: Option<Token>);
+    /// The read may be answered from a cache.
+    fn caches(&self) -> bool;
+    /// The answer `cache` keeps for the read, still true at `token`.
+    fn look(&mut self, cache: &Cache, token: Option<Token>) -> Option<T>;
+    /// Keeps the read's answer in `cache`, read under `token`.
+    fn keep(&mut self, cache: &Cache, answer: &T, token: Option<Token>);
 }
 
 /// A read that is not cached.
 struct Uncached;
 
 impl<T> Keep<T> for Uncached {
-    fn uses(&self, _: &Source) -> bool {
+    fn caches(&self) -> bool {
         false
     }
 
-    fn look(&self, _: &Source, _: Option<Token>) -> Option<T> {
+    fn look(&mut self, _: &Cache, _: Option<Token>) -> Option<T> {
         None
     }
 
-    fn keep(&mut self, _: &Source, _: &T, _: Option<Token>) {}
+    fn keep(&mut self, _: &Cache, _: &T, _: Option<Token>) {}
 }
 
-/// A cached read: its name and arguments, until its answer is kept.
-struct Cached<K>(Option<(&'static str, K)>);
+/// A cached read: its name, and its key, made of its arguments when a cache first needs it.
+struct Cached<K, F> {
+    op: &'static str,
+    make: Option<F>,
+    key: Option<(&'static str, K)>,
+}
 
-impl<K, T> Keep<T> for Cached<K>
+impl<K, F: FnOnce() -> K> Cached<K, F> {
+    fn key(&mut self) -> Option<&(&'static str, K)> {
+        if let Some(make) = self.make.take() {
+            self.key = Some((self.op, make()));
+        }
+        self.key.as_ref()
+    }
+}
+
+impl<K, F, T> Keep<T> for Cached<K, F>
 where
     K: Hash + Eq + Send + Sync + 'static,
+    F: FnOnce() -> K,
     T: Clone + Send + Sync + 'static,
 {
-    fn uses(&self, at: &Source) -> bool {
-        at.pools.cache().is_some()
+    fn caches(&self) -> bool {
+        true
     }
 
-    fn look(&self, at: &Source, token: Option<Token>) -> Option<T> {
-        at.pools.cache()?.look(token, self.0.as_ref()?)
+    fn look(&mut self, cache: &Cache, token: Option<Token>) -> Option<T> {
+        cache.look(token, self.key()?)
     }
 
-    fn keep(&mut self, at: &Source, answer: &T, token: Option<Token>) {
-        if let (Some(cache), Some(token), Some(key)) = (at.pools.cache(), token, self.0.take()) {
+    fn keep(&mut self, cache: &Cache, answer: &T, token: Option<Token>) {
+        self.key();
+        if let (Some(token), Some(key)) = (token, self.key.take()) {
             cache.keep(key, answer, token);
         }
     }

@@ -12,9 +12,8 @@ use crate::batch::Written;
 use crate::config::{Location, SourceConfig};
 use crate::error::{Error, InvalidArgument, PoolRole, RefusedBy, Result};
 use crate::maintenance;
-use crate::moves::{Departure, Moves};
+use crate::moves::{Departure, Entry, Moves};
 use crate::route::Access;
-use crate::sqlite::watch::Token;
 use crate::stats::{Counters, SourceStats};
 
 /// What opening a source found and did.
@@ -143,46 +142,39 @@ impl Source {
     }
 
     /// Runs a read routed by `chat` on a reader, unless the chat left the source: the source's
-    /// record of moves is looked at in the state the read runs against. `before` is the watch's
-    /// token taken before the call began (for a cached read, the one its answer is kept under;
-    /// `None` to take it here).
+    /// record of moves is looked at in the state the read runs against.
     pub(crate) fn read_chat<T>(
         &self,
         chat: i64,
-        before: Option<Option<Token>>,
         query: &mut impl FnMut(Conn<'_>) -> diesel::QueryResult<T>,
     ) -> Result<ChatRead<T>> {
         let changes = self.pools.changes();
-        let before = match (&changes, before) {
-            (_, Some(token)) => token,
-            (Changes::Watched(watch), None) => watch.token(),
-            (_, None) => None,
-        };
+        let before = changes.stamp();
         let mut leased = self.reader()?;
         if !self.moves.present() {
             return leased.read(&self.id, &mut *query).map(ChatRead::Done);
         }
         // What the router knows is brought up to `before`: complete at that state or later. On
-        // a server, which gives no such token, it is looked at again after the read, or before
+        // a server, which gives no such stamp, it is looked at again after the read, or before
         // it when it says the chat left (a departure known may have been followed by a return).
-        if let Changes::Watched(_) = changes
-            && !before.as_ref().is_some_and(|token| self.moves.verified_at(token))
-        {
-            self.refresh_moves(&mut leased)?;
-            if let Some(token) = before {
-                self.moves.verified(token);
+        let entry = match changes {
+            Changes::Watched(_) if !self.moves.verified_at(before) => {
+                self.refresh_moves(&mut leased)?;
+                self.moves.verified(before);
+                self.moves.entry(chat)
             }
-        }
-        let mut entry = self.moves.entry(chat);
-        if !matches!(changes, Changes::Watched(_) | Changes::Never)
-            && entry.as_ref().is_some_and(|e| e.destination.is_some())
-        {
-            self.refresh_moves(&mut leased)?;
-            entry = self.moves.entry(chat);
-        }
-        if let Some(to) = entry.as_ref().and_then(|e| e.destination.clone()) {
-            let seq = entry.as_ref().map_or(0, |e| e.seq);
-            return Ok(ChatRead::Left(Departure { to, seq }));
+            Changes::Watched(_) | Changes::Never => self.moves.entry(chat),
+            #[allow(unreachable_patterns)]
+            _ => match self.moves.entry(chat) {
+                Some(entry) if entry.destination.is_some() => {
+                    self.refresh_moves(&mut leased)?;
+                    self.moves.entry(chat)
+                }
+                entry => entry,
+            },
+        };
+        if let Some(departure) = entry.as_ref().and_then(Entry::departure) {
+            return Ok(ChatRead::Left(departure));
         }
         let answer = leased.read(&self.id, &mut *query)?;
         // Did anything commit while the read ran? If the chat's record changed, the read may
@@ -191,8 +183,8 @@ impl Source {
             self.refresh_moves(&mut leased)?;
             let now = self.moves.entry(chat);
             if now != entry {
-                return Ok(match now.and_then(|e| e.destination.map(|to| (to, e.seq))) {
-                    Some((to, seq)) => ChatRead::Left(Departure { to, seq }),
+                return Ok(match now.as_ref().and_then(Entry::departure) {
+                    Some(departure) => ChatRead::Left(departure),
                     None => ChatRead::Again,
                 });
             }

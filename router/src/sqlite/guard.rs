@@ -235,11 +235,12 @@ impl Guarded {
     pub(crate) fn data_version(&self) -> Option<u32> {
         let mut version: u32 = 0;
         // SAFETY: `handle` is open; SQLITE_FCNTL_DATA_VERSION writes an `unsigned int` into the
-        // pointer, and reads nothing else.
+        // pointer, and reads nothing else. A null database name is the main database (without
+        // a comparison of names).
         let rc = unsafe {
             ffi::sqlite3_file_control(
                 self.handle,
-                c"main".as_ptr(),
+                std::ptr::null(),
                 ffi::SQLITE_FCNTL_DATA_VERSION,
                 (&raw mut version).cast(),
             )

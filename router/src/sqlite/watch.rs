@@ -74,6 +74,24 @@ impl Watch {
         (version == Some(INDEX_VERSION)).then_some(watch)
     }
 
+    /// A stamp of the header now: the checksum SQLite keeps of it (its last two words, over every
+    /// field before them: the change counter, the log's last frame, the salts), from its first
+    /// copy. Two equal stamps read before and after a read, nothing committed in between; a stamp
+    /// read while a commit writes the header may mix two states, which only makes it differ.
+    /// Never 0 (which [`crate::moves::Moves`] keeps for "none").
+    #[inline]
+    pub(crate) fn stamp(&self) -> u64 {
+        let header = match self {
+            Watch::Frozen => return 1,
+            Watch::Index { header, .. } => header,
+        };
+        let word = |i: usize| {
+            // SAFETY: as in `token`: the first 48 bytes of the mapped page, alive with `self`.
+            u64::from(unsafe { &*header.as_ptr().add(i) }.load(Ordering::Acquire))
+        };
+        (word(WORDS - 2) << 32 | word(WORDS - 1)).max(2)
+    }
+
     /// The header now; `None` when a commit is writing it at this very moment.
     #[inline]
     pub(crate) fn token(&self) -> Option<Token> {

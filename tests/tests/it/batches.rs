@@ -133,14 +133,12 @@ on_each_backend! {
     ) {
         let (answers, transactions) = queue_ten_behind_a_busy_writer(backend, true);
         assert_only_the_fifth_failed(&answers);
-        // The holder's transaction, then the ten queued in one batch led by the first of them
-        // (on a server, whose round trips are slower, a batch may stop taking calls after its
-        // time, and the calls left lead another: fewer transactions than calls, still).
-        match backend {
-            Backend::Sqlite => assert_eq!(transactions, 2),
-            #[allow(unreachable_patterns)]
-            _ => assert!((2..11).contains(&transactions), "{transactions} transactions"),
-        }
+        // The holder leads: its transaction takes the ten queued behind it, each in a savepoint
+        // (a batch stops taking calls some time after it took the first, and the calls left
+        // then lead a batch of their own: on a server, whose round trips are slower, that may
+        // happen more than once; fewer transactions than calls, still).
+        let most = if backend == Backend::Sqlite { 2 } else { 10 };
+        assert!((1..=most).contains(&transactions), "{transactions} transactions");
     }
 
     fn with_group_commit_off_every_write_is_a_transaction_of_its_own(backend: Backend) {

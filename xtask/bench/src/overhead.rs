@@ -420,7 +420,13 @@ fn route_rows(size: Size, db: &Database) {
 /// Runs one call in a loop, for a profiler: `multisource-bench profile <save|lookup|setting>`.
 pub(crate) fn profile(dir: &Path, what: &str) {
     let path = dir.join("profile.db");
-    let db = Database::open_path(&path).expect("open");
+    // Without the read cache: what a read costs when it reads the file.
+    let file = SqliteFile::new(&path).cache(what != "uncached-setting");
+    // As in the overhead table: no background checkpoints, so that a writer held directly and
+    // the router's do the same work.
+    let source = SourceConfig::at("main", file).pool_size(2);
+    let config = Config::builder().source(source).default_source("main");
+    let db = Database::open(config.build().expect("configuration")).expect("open");
     for user in 0..20 {
         db.update_chat_user(chat(0), user, "@u", "U").expect("user");
     }
@@ -431,8 +437,25 @@ pub(crate) fn profile(dir: &Path, what: &str) {
     }
     db.set_chat_setting(chat(0), "k", "v").expect("setting");
     let ids: Vec<String> = (0..500).map(|n| n.to_string()).collect();
+    let access = if what == "direct-set" { Access::Write } else { Access::Read };
+    let mut held = what
+        .starts_with("direct")
+        .then(|| direct_connection(&SourceConfig::new("main", &path).pool_size(2), access));
+    let values: Vec<String> = (0..5_000).map(|n| n.to_string()).collect();
     for i in 0..5_000 {
         match what {
+            "direct-setting" => {
+                let conn = sqlite(held.as_mut().expect("a held reader"));
+                black_box(chat_settings::get_chat_setting(conn, chat(0), "k").expect("read"));
+            }
+            "direct-set" => {
+                sqlite(held.as_mut().expect("a held writer"))
+                    .immediate_transaction(|c| {
+                        chat_settings::set_chat_setting(c, chat(0), "k", &values[i])
+                    })
+                    .expect("write");
+            }
+            "set" => db.set_chat_setting(chat(0), "k", &values[i]).expect("write"),
             "save" => {
                 let message = NewMessage {
                     message_text: "lorem ipsum dolor sit amet",
