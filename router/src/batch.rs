@@ -51,6 +51,10 @@ use crate::stats::Counters;
 /// The most calls one transaction holds.
 pub(crate) const MAX_CALLS: usize = 128;
 
+/// The most batches one leader runs in a row, while calls keep coming: its own call, answered in
+/// the first, returns after the last.
+pub(crate) const MAX_ROUNDS: usize = 4;
+
 /// How long after it took its first queued call a batch on a SQLite file stops taking calls: its
 /// write lock keeps checkpoints from finishing meanwhile.
 pub(crate) const MAX_SPAN: Duration = Duration::from_millis(4);
@@ -217,6 +221,11 @@ impl Batcher {
         Batcher { waiting: Mutex::new(Waiting::default()), enabled, span }
     }
 
+    /// True when no call waits.
+    fn is_idle(&self) -> bool {
+        self.lock().queue.is_empty()
+    }
+
     /// The writes waiting now.
     pub(crate) fn waiting(&self) -> u32 {
         u32::try_from(self.lock().queue.len()).unwrap_or(u32::MAX)
@@ -311,8 +320,10 @@ impl Writer<'_> {
         }
     }
 
-    /// Leads a batch: `member` first, then (when `queued`) the calls waiting; hands the lead on
-    /// to the next call waiting, whatever happens, before it answers the calls it held.
+    /// Leads a batch: `member` first, then (when `queued`) the calls waiting; then, while calls
+    /// wait, up to [`MAX_ROUNDS`] batches in all, each answered as soon as it committed (a
+    /// thread already running leads the next batch sooner than a sleeping one could be woken
+    /// to); and hands the lead on to the next call waiting, whatever happens.
     fn lead(&self, member: &mut dyn Member, queued: bool) -> Result<()> {
         let handoff = queued.then_some(Handoff(self.batcher));
         let mut lease = match self.pools.writer_lease(self.id, self.counters) {
@@ -324,21 +335,29 @@ impl Writer<'_> {
                 return Err(error);
             }
         };
-        let mut batch = Batch::new(self, &mut lease);
-        batch.run(member, None);
-        while queued && let Some(ticket) = batch.take() {
-            // SAFETY: a taken ticket stays alive, and its member untouched by its caller, until
-            // the batch answers it (`Answers::drop`).
-            let member = unsafe { &mut *ticket.0.as_ref().member };
-            batch.run(member, Some(ticket));
+        let mut own = Some(member);
+        for round in 1..=MAX_ROUNDS {
+            let mut batch = Batch::new(self, &mut lease);
+            if let Some(member) = own.take() {
+                batch.run(member, None);
+            }
+            while queued && let Some(ticket) = batch.take() {
+                // SAFETY: a taken ticket stays alive, and its member untouched by its caller,
+                // until the batch answers it (`Answers::drop`).
+                let member = unsafe { &mut *ticket.0.as_ref().member };
+                batch.run(member, Some(ticket));
+            }
+            batch.commit();
+            let (answers, ran, broken) = (batch.answers(), batch.calls, batch.broken);
+            drop(batch);
+            // Its callers go on while the next batch runs.
+            drop(answers);
+            if !queued || broken || ran == 0 || round == MAX_ROUNDS || self.batcher.is_idle() {
+                break;
+            }
         }
-        batch.commit();
-        let answers = batch.answers();
-        drop(batch);
-        // The writer is free for the next batch before this one's callers are woken.
         drop(lease);
         drop(handoff);
-        drop(answers);
         Ok(())
     }
 }
