@@ -23,6 +23,7 @@ mod health;
 mod helpers;
 mod live;
 mod maintenance;
+mod memory;
 mod moves;
 mod opened;
 #[cfg(feature = "postgres")]

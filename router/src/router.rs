@@ -44,6 +44,8 @@ pub struct Router {
     on_source_error: OnSourceError,
     // Reads of every source run their parts on these threads too.
     helpers: Helpers,
+    // Last: once every connection and thread is gone, what they freed goes back to the system.
+    _trim: crate::memory::Trim,
 }
 
 impl std::fmt::Debug for Router {
@@ -87,7 +89,15 @@ impl Router {
         let helpers = Helpers::new(sources.len().saturating_sub(1).min(MAX_HELPERS));
         let watched = sources.iter().filter_map(|s| s.pools.health()).collect();
         let maintenance = Maintenance::new(targets, watched, FileWatch::of(&live));
-        Ok(Router { maintenance, helpers, live, default, on_source_error, sources })
+        Ok(Router {
+            maintenance,
+            helpers,
+            live,
+            default,
+            on_source_error,
+            sources,
+            _trim: crate::memory::Trim,
+        })
     }
 
     /// The configuration the router was opened with, with the chat mapping in force now (see

@@ -66,8 +66,9 @@ impl Watch {
         if !journal.eq_ignore_ascii_case("wal") {
             return None;
         }
-        // A read in WAL mode maps the index for the connection.
-        conn.conn().batch_execute("SELECT 1 FROM sqlite_schema LIMIT 1").ok()?;
+        // A read in WAL mode maps the index for the connection; this one needs no schema, which
+        // the watch's connection then never loads.
+        conn.conn().batch_execute("PRAGMA data_version").ok()?;
         let header = conn.wal_index()?.cast::<AtomicU32>();
         let watch = Watch::Index { header, _conn: conn };
         let version = watch.token().map(|token| token[0]);

@@ -729,8 +729,15 @@ impl Op {
 }
 
 fn archive_state(path: &Path) -> (String, Option<std::time::SystemTime>) {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let hash: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    // Hashed as it is read, a block at a time: the check adds nothing to the peak memory.
+    let mut hasher = Sha256::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let mut block = [0u8; 64 * 1024];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut file, &mut block) {
+            hasher.update(&block[..n]);
+        }
+    }
+    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     (hash, std::fs::metadata(path).and_then(|m| m.modified()).ok())
 }
 
