@@ -46,9 +46,9 @@ usage: cargo xtask <task>
 tasks:
   codegen [--check]   write the generated files, or check that they are fresh
   bench [what] [opts] run the benchmarks in release mode: overhead, peer, async,
-                      scale (all without one), kinds (SQLite against PostgreSQL, on a
-                      throwaway server); peer takes --durability normal|full, --reps N;
-                      --quick runs them small
+                      writes, scale (all without one), kinds (SQLite against PostgreSQL,
+                      on a throwaway server); peer takes --durability normal|full,
+                      --reps N; --quick runs them small
   test [args]         run every test, PostgreSQL's included, on a throwaway server
                       (or the one MULTISOURCE_TEST_POSTGRES names); args go to cargo test
   ci                  run the checks of .ci/run: fmt, clippy, codegen --check, tests";
