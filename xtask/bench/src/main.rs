@@ -12,8 +12,9 @@
 //! - `kinds` (the `postgres` feature): the same routed calls on a SQLite and a PostgreSQL source,
 //!   on the server `MULTISOURCE_BENCH_POSTGRES` names.
 //!
-//! With no argument, all of them (the peer workload with both durabilities). Timings are
-//! printed, never asserted. `--quick` runs everything small, to check that it works.
+//! With no argument, all of them (the peer workload with both durabilities, each in a process of
+//! its own, so that the peak RSS it reports is its own). Timings are printed, never asserted.
+//! `--quick` runs everything small, to check that it works.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -97,15 +98,33 @@ fn parse(args: &[String]) -> Result<Args, String> {
     })
 }
 
+/// Runs the peer workload in a process of its own (this binary, `peer`), so that the peak RSS it
+/// reports is the workload's, not that of the benchmarks this process ran before it.
+fn peer_alone(durability: &str, options: peer::Options) -> Result<(), String> {
+    use std::io::Write as _;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let mut command = std::process::Command::new(exe);
+    command.args(["peer", "--durability", durability, "--reps", &options.reps.to_string()]);
+    if options.scale != 1 {
+        command.arg("--quick");
+    }
+    std::io::stdout().flush().map_err(|e| format!("cannot write the report: {e}"))?;
+    let status = command.status().map_err(|e| format!("cannot run the peer workload: {e}"))?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(format!("the peer workload ({durability}) failed: {status}")),
+    }
+}
+
 /// Runs the benchmarks `args` names, in `dir`.
 fn run(dir: &Path, args: &Args) -> Result<(), String> {
     let what: Vec<&str> = args.what.iter().map(String::as_str).collect();
     match what.as_slice() {
         [] | ["all"] => {
             overhead::run(dir, args.overhead);
-            for durability in [multisource::Durability::Normal, multisource::Durability::Full] {
+            for durability in ["normal", "full"] {
                 println!();
-                peer::run(dir, peer::Options { durability, ..args.peer });
+                peer_alone(durability, args.peer)?;
             }
             println!();
             asynchronous::run(dir, args.asynchronous);
