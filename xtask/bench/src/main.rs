@@ -31,7 +31,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: multisource-bench [overhead | peer | async | writes | scale | profile <save|lookup|setting>] [--quick]
+usage: multisource-bench [overhead | peer | async | writes | scale] [--quick]
+       multisource-bench profile <save|lookup|setting|uncached-setting|set|direct-setting|direct-set>
        multisource-bench peer [--durability normal|full] [--reps N]
        multisource-bench kinds [--quick]   (the `postgres` feature; MULTISOURCE_BENCH_POSTGRES)";
 
@@ -138,7 +139,7 @@ fn run(dir: &Path, args: &Args) -> Result<(), String> {
         ["overhead"] => overhead::run(dir, args.overhead),
         ["peer"] => peer::run(dir, args.peer),
         ["scale"] => scale::run(dir, args.scale),
-        ["profile", what] => overhead::profile(dir, what),
+        ["profile", what] if overhead::PROFILES.contains(what) => overhead::profile(dir, what),
         #[cfg(feature = "postgres")]
         ["kinds"] => {
             let server = std::env::var(kinds::SERVER).map_err(|_| {

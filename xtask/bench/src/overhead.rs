@@ -417,7 +417,12 @@ fn route_rows(size: Size, db: &Database) {
     println!("{:<34} {:>10}", "default (global call)", duration(route(None, None)));
 }
 
-/// Runs one call in a loop, for a profiler: `multisource-bench profile <save|lookup|setting>`.
+/// The calls `profile` runs: routed, then on a connection held directly.
+pub(crate) const PROFILES: [&str; 7] =
+    ["save", "lookup", "setting", "uncached-setting", "set", "direct-setting", "direct-set"];
+
+/// Runs one call in a loop, for a profiler: `multisource-bench profile <what>`, one of
+/// [`PROFILES`].
 pub(crate) fn profile(dir: &Path, what: &str) {
     let path = dir.join("profile.db");
     // Without the read cache: what a read costs when it reads the file.
