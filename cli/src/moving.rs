@@ -480,8 +480,8 @@ fn lock(from: &SourceConfig, chat: i64) -> Result<Locked, Error> {
     let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     // The origin records where the chat went, in the transaction that deletes its rows: a
     // source made before that record gets its table first.
-    let present = origin.table_names().map_err(failed(format!("reading `{}`", from.name())))?;
-    if !present.iter().any(|t| t == multisource_migrations::MOVES_TABLE) {
+    let present = origin.has_moves_table().map_err(failed(format!("reading `{}`", from.name())))?;
+    if !present {
         origin
             .ensure_moves_table()
             .map_err(failed(format!("creating the table of chat moves in `{}`", from.name())))?;
@@ -540,8 +540,7 @@ fn copy_and_verify(
     }
     // A chat that once left the destination is back: its record there says so, in the same
     // transaction as its rows (a destination without the table never recorded a departure).
-    let present = dest.table_names().map_err(failed(format!("reading `{}`", to.name())))?;
-    if present.iter().any(|t| t == multisource_migrations::MOVES_TABLE) {
+    if dest.has_moves_table().map_err(failed(format!("reading `{}`", to.name())))? {
         dest.record_move(chat, None, &now())
             .map_err(failed(format!("recording chat {chat}'s arrival in `{}`", to.name())))?;
     }

@@ -206,10 +206,10 @@ impl Opened {
         tools::record_move(&mut self.conn, chat, to, at).map_err(self.failed(Access::Write))
     }
 
-    /// What this source recorded of `chat`'s moves: `Some(Some(destination))` when the chat
-    /// left it, `Some(None)` when it came back, `None` when it never left.
-    pub fn recorded_move(&mut self, chat: i64) -> Result<Option<Option<String>>> {
-        tools::recorded_move(&mut self.conn, chat).map_err(self.failed(Access::Read))
+    /// True when the source has the table of chat moves (a source made before it may not).
+    pub fn has_moves_table(&mut self) -> Result<bool> {
+        let table = multisource_migrations::MOVES_TABLE;
+        Ok(self.table_names()?.iter().any(|t| t == table))
     }
 
     /// Creates the table of chat moves if the source lacks it (a source made before it, such

@@ -229,12 +229,7 @@ impl Router {
         mut query: impl FnMut(Conn<'_>) -> QueryResult<T>,
     ) -> Result<T> {
         let (index, tier) = self.resolve(chat_id, source)?;
-        match (chat_id, tier) {
-            (Some(chat), Tier::ChatMapping | Tier::Default | Tier::Moved) => {
-                self.read_chat(op, chat, index, tier, &mut Uncached, &mut query)
-            }
-            _ => self.read_at(op, index, tier, query),
-        }
+        self.read(op, chat_to_follow(chat_id, tier), index, tier, &mut Uncached, &mut query)
     }
 
     /// [`Router::call_read`] for a read whose answer the source may keep in its cache (a
@@ -256,24 +251,7 @@ impl Router {
     {
         let (index, tier) = self.resolve(chat_id, source)?;
         let mut cached = Cached { op, make: Some(key), key: None };
-        match (chat_id, tier) {
-            (Some(chat), Tier::ChatMapping | Tier::Default | Tier::Moved) => {
-                self.read_chat(op, chat, index, tier, &mut cached, &mut query)
-            }
-            _ => {
-                let at = &self.sources[index];
-                let Some(cache) = at.pools.cache() else {
-                    return self.read_at(op, index, tier, query);
-                };
-                let token = at.pools.token();
-                if let Some(answer) = self.cached(op, at, tier, cache, token, &mut cached) {
-                    return answer;
-                }
-                let answer = self.read_at(op, index, tier, query)?;
-                cached.keep(cache, &answer, token);
-                Ok(answer)
-            }
-        }
+        self.read(op, chat_to_follow(chat_id, tier), index, tier, &mut cached, &mut query)
     }
 
     /// The answer `cache` (`at`'s) keeps for the call, if it has one still true at `token`:
@@ -298,12 +276,12 @@ impl Router {
         Some(Ok(answer))
     }
 
-    /// A read routed by `chat`, from the source at `index`, following the chat where it moved;
-    /// answered from the cache of the source where the chat is, when `cached` can be.
-    fn read_chat<T>(
+    /// A read from the source at `index`; routed by a chat (`follow`), it follows the chat
+    /// where it moved. Answered from the cache of the source it reads, when `cached` can be.
+    fn read<T>(
         &self,
         op: &'static str,
-        chat: i64,
+        follow: Option<i64>,
         mut index: usize,
         mut tier: Tier,
         cached: &mut impl Keep<T>,
@@ -320,7 +298,7 @@ impl Router {
             {
                 return answer;
             }
-            match at.read_chat(chat, query) {
+            match at.read(follow, query) {
                 Ok(ChatRead::Done(answer)) => {
                     at.counters.read(tier);
                     trace(op, at, tier, Access::Read);
@@ -330,6 +308,8 @@ impl Router {
                     return Ok(answer);
                 }
                 Ok(ChatRead::Left(departure)) => {
+                    // Only a read that follows a chat finds it gone.
+                    let chat = follow.unwrap_or_default();
                     (index, tier) = self.follow(op, chat, index, departure, &mut hops)?;
                 }
                 Ok(ChatRead::Again) => hops += 1,
@@ -342,24 +322,6 @@ impl Router {
                 }
             }
         }
-    }
-
-    fn read_at<T>(
-        &self,
-        op: &'static str,
-        index: usize,
-        tier: Tier,
-        query: impl FnOnce(Conn<'_>) -> QueryResult<T>,
-    ) -> Result<T> {
-        let source = &self.sources[index];
-        source.counters.read(tier);
-        trace(op, source, tier, Access::Read);
-        let result = source.reader().and_then(|mut leased| leased.read(&source.id, query));
-        if let Err(error) = &result {
-            source.counters.error();
-            source.noticed(error);
-        }
-        result
     }
 
     /// Runs `query` in a transaction on a writer of the source `chat_id` resolves to (the default
@@ -444,7 +406,7 @@ impl Router {
     {
         if let Some(name) = source {
             let (index, tier) = self.resolve(None, Some(name))?;
-            return self.read_at(op, index, tier, query);
+            return self.read(op, None, index, tier, &mut Uncached, &mut &query);
         }
         let visit = |source: &Source| -> Result<Vec<T>> {
             source.counters.fan_out_read();
@@ -519,6 +481,12 @@ impl Router {
         });
         Stats { sources: stats.collect() }
     }
+}
+
+/// The chat a read routed by `chat` and resolved to `tier` follows where it moves: none for a
+/// global read, or one that names its source.
+fn chat_to_follow(chat: Option<i64>, tier: Tier) -> Option<i64> {
+    chat.filter(|_| tier != Tier::Explicit)
 }
 
 /// How a read uses the cache of the source it reaches.

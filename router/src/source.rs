@@ -55,9 +55,9 @@ pub(crate) struct Source {
     pub(crate) moves: Moves,
 }
 
-/// What a read routed by its chat found at a source.
+/// What a read found at a source.
 pub(crate) enum ChatRead<T> {
-    /// The chat is there: the read's answer.
+    /// The read's answer (for a read routed by its chat: the chat is there).
     Done(T),
     /// The chat left the source, before the read or while it ran.
     Left(Departure),
@@ -141,19 +141,20 @@ impl Source {
         }
     }
 
-    /// Runs a read routed by `chat` on a reader, unless the chat left the source: the source's
-    /// record of moves is looked at in the state the read runs against.
-    pub(crate) fn read_chat<T>(
+    /// Runs a read on a reader. A read routed by a chat (`follow`) runs only if the chat has not
+    /// left the source: the source's record of moves is looked at in the state the read runs
+    /// against.
+    pub(crate) fn read<T>(
         &self,
-        chat: i64,
+        follow: Option<i64>,
         query: &mut impl FnMut(Conn<'_>) -> diesel::QueryResult<T>,
     ) -> Result<ChatRead<T>> {
         let changes = self.pools.changes();
         let before = changes.stamp();
         let mut leased = self.reader()?;
-        if !self.moves.present() {
+        let Some(chat) = follow.filter(|_| self.moves.present()) else {
             return leased.read(&self.id, &mut *query).map(ChatRead::Done);
-        }
+        };
         // What the router knows is brought up to `before`: complete at that state or later. On
         // a server, which gives no such stamp, it is looked at again after the read, or before
         // it when it says the chat left (a departure known may have been followed by a return).

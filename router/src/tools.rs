@@ -321,14 +321,6 @@ pub(crate) fn record_move(
     }
 }
 
-/// What the table of chat moves says of `chat`: `Some(destination)` if it has a row for it
-/// (`None` inside: the chat came back).
-pub(crate) fn recorded_move(conn: &mut ToolConn, chat: i64) -> QueryResult<Option<Option<String>>> {
-    let placeholder = (conn.dialect().placeholder)(1);
-    let sql = format!("SELECT destination AS line FROM {MOVES_TABLE} WHERE chat = {placeholder}");
-    Ok(conn.texts(&sql, &[Bind::Int(chat)])?.into_iter().next().map(|mut r| r.pop().flatten()))
-}
-
 /// The value a column of `sql_type` holds, written one way whichever kind of database its text
 /// was read from: `1` and `true` are one boolean, `2025-01-01 00:00:00` and
 /// `2025-01-01T00:00:00` one timestamp, two texts of a double one value when their bits are. A
